@@ -1,0 +1,379 @@
+"""The application service: one public method per command (load, apply due changes, run, save, retry)."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+
+from domain import billing
+from domain.clock import Clock, SystemClock
+from domain.due import apply_due_changes, scheduled_removals
+from domain.errors import DomainError, not_found, validation
+from domain.events import OPERATOR, EventContext, acting
+from domain.state import STATE_CLASSES
+from domain.storage import Database, parse_database_url
+from domain.tenant import Tenant, tenant_uuid
+
+T = TypeVar("T")
+MAX_ATTEMPTS = 12
+SNAPSHOT_INTERVAL = 100
+INVITATION_TOKEN_PREFIX = "inv"
+
+
+def new_token() -> str:
+    """A fresh secret: 32 random bytes, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    """The SHA-256 hash under which a token is stored; the token itself never is."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_invitation_token(tenant_id: str) -> str:
+    """An invitation token; it names its tenant so accept/decline find the tenant without a lookup table."""
+    return f"{INVITATION_TOKEN_PREFIX}.{tenant_id}.{new_token()}"
+
+
+def tenant_of_invitation_token(token: str) -> str:
+    """The tenant an invitation token belongs to; `unauthenticated` for anything that is not one."""
+    parts = token.split(".")
+    if len(parts) != 3 or parts[0] != INVITATION_TOKEN_PREFIX or not parts[1]:
+        raise DomainError("unauthenticated", "not an invitation token")
+    return parts[1]
+
+
+class DateAsISO(Transcoding):
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+class DataclassAsDict(Transcoding):
+    """Snapshots hold the aggregate's state records; this stores one record type as a dict."""
+
+    def __init__(self, cls: type) -> None:
+        self.type = cls
+        self.name = cls.__name__
+        self.names = [f.name for f in fields(cls)]
+
+    def encode(self, obj: Any) -> dict[str, Any]:
+        return {name: getattr(obj, name) for name in self.names}
+
+    def decode(self, data: dict[str, Any]) -> Any:
+        return self.type(**data)
+
+
+@dataclass
+class Actor:
+    """Who sends a command, and the request's metadata (request id, reason, idempotency key)."""
+
+    user_id: str
+    request_id: str | None = None
+    reason: str | None = None
+    idempotency_key: str | None = None
+
+
+@dataclass
+class CommandResult:
+    """What a command gives back: the global position of its last event and any values it created."""
+
+    position: int | None
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+class AccessLedger(Application):
+    """The ledger of every tenant's history, on SQLite or PostgreSQL."""
+
+    name = "accessledger"
+    snapshotting_intervals = {Tenant: SNAPSHOT_INTERVAL}  # noqa: RUF012
+
+    def __init__(
+        self, database_url: str | None = None, clock: Clock | None = None, env: dict[str, str] | None = None
+    ) -> None:
+        self.database: Database = parse_database_url(database_url)
+        self.clock: Clock = clock or SystemClock()
+        super().__init__(env={**self.database.eventsourcing_env(), **(env or {})})
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+        for cls in STATE_CLASSES:
+            transcoder.register(DataclassAsDict(cls))
+
+    # ----------------------------------------------------------------- the command loop
+
+    def load(self, tenant_id: str) -> Tenant:
+        """The tenant as recorded (snapshot plus newer events); `not_found` if it was never opened."""
+        try:
+            return self.repository.get(tenant_uuid(tenant_id))
+        except AggregateNotFoundError:
+            raise not_found("tenant", tenant_id) from None
+
+    def execute(self, tenant_id: str, actor: Actor, command: Callable[[Tenant], T]) -> tuple[T, int | None]:
+        """Load, apply due changes, run `command`, save; retry on a concurrent write (R-X1)."""
+        for attempt in range(MAX_ATTEMPTS):
+            tenant = self.load(tenant_id)
+            context = self._context(actor)
+            apply_due_changes(tenant, context.occurred_at, context)
+            with acting(context):
+                result = command(tenant)
+            try:
+                return result, self._save(tenant)
+            except IntegrityError:
+                time.sleep(random.uniform(0, 0.005 * (2 ** min(attempt, 6))))
+        raise DomainError("conflict", "the tenant kept changing under this command; nothing was recorded")
+
+    def _save(self, tenant: Tenant) -> int | None:
+        if not tenant.pending_events:
+            return None
+        recordings = self.save(tenant)
+        return recordings[-1].notification.id if recordings else None
+
+    def _context(self, actor: Actor) -> EventContext:
+        return EventContext(
+            actor=actor.user_id,
+            occurred_at=self.clock.now(),
+            request_id=actor.request_id,
+            reason=actor.reason,
+            idempotency_key=actor.idempotency_key,
+        )
+
+    def head_position(self) -> int:
+        """The global position of the newest event (0 for an empty store)."""
+        return self.recorder.max_notification_id() or 0
+
+    # ----------------------------------------------------------------- tenants (R-T1…R-T5)
+
+    def open_tenant(
+        self,
+        actor: Actor,
+        *,
+        tenant_id: str,
+        name: str,
+        plan: dict[str, Any],
+        owner: dict[str, str],
+        min_admins: int = 1,
+    ) -> CommandResult:
+        """R-T1: only the operator opens tenants; answers the owner's token once."""
+        if actor.user_id != OPERATOR:
+            raise DomainError("forbidden", "only the operator opens tenants")
+        context = self._context(actor)
+        term_start = plan.get("term_start") or context.occurred_at.date()
+        term_end = plan.get("term_end") or billing.default_term_end(term_start, plan["billing_interval"])
+        if min_admins < 1:
+            raise validation("min_admins must be at least 1", ("body", "min_admins"))
+        token = new_token()
+        token_id = "tok_" + secrets.token_hex(8)
+        with acting(context):
+            tenant = Tenant.open(
+                tenant_id=tenant_id,
+                name=name,
+                plan={k: plan[k] for k in ("name", "included_seats", "billing_interval", "currency")},
+                term_start=term_start,
+                term_end=term_end,
+                owner=dict(owner),
+                min_admins=min_admins,
+                owner_token_id=token_id,
+                owner_token_hash=hash_token(token),
+            )
+            apply_due_changes(tenant, context.occurred_at, context)
+        try:
+            position = self._save(tenant)
+        except IntegrityError:
+            raise DomainError("tenant_exists", f"tenant {tenant_id!r} already exists") from None
+        return CommandResult(position, {"owner_token": token, "owner_token_id": token_id})
+
+    def change_policy(self, tenant_id: str, actor: Actor, min_admins: int) -> CommandResult:
+        return self._run(tenant_id, actor, lambda t: t.change_policy(min_admins))
+
+    def cancel_subscription(self, tenant_id: str, actor: Actor) -> CommandResult:
+        return self._run(tenant_id, actor, lambda t: t.cancel_subscription())
+
+    def withdraw_cancellation(self, tenant_id: str, actor: Actor) -> CommandResult:
+        return self._run(tenant_id, actor, lambda t: t.withdraw_cancellation())
+
+    # ----------------------------------------------------------------- members and tokens
+
+    def add_member(
+        self, tenant_id: str, actor: Actor, *, user_id: str, email: str, name: str, role: str
+    ) -> CommandResult:
+        token = new_token()
+        token_id = "tok_" + secrets.token_hex(8)
+        result = self._run(
+            tenant_id,
+            actor,
+            lambda t: t.add_member(
+                user_id=user_id,
+                email=email,
+                name=name,
+                role=role,
+                token_id=token_id,
+                token_hash=hash_token(token),
+            ),
+        )
+        result.values.update(token=token, token_id=token_id)
+        return result
+
+    def change_role(self, tenant_id: str, actor: Actor, user_id: str, role: str) -> CommandResult:
+        return self._run(tenant_id, actor, lambda t: t.change_role(user_id, role))
+
+    def remove_member(self, tenant_id: str, actor: Actor, user_id: str) -> CommandResult:
+        return self._run(tenant_id, actor, lambda t: t.remove_member(user_id))
+
+    def issue_token(self, tenant_id: str, actor: Actor, label: str | None = None) -> CommandResult:
+        token = new_token()
+        token_id = "tok_" + secrets.token_hex(8)
+        result = self._run(tenant_id, actor, lambda t: t.issue_token(token_id, hash_token(token), label))
+        result.values.update(token=token, token_id=token_id)
+        return result
+
+    def revoke_token(self, tenant_id: str, actor: Actor, token_id: str) -> CommandResult:
+        return self._run(tenant_id, actor, lambda t: t.revoke_token(token_id))
+
+    # ----------------------------------------------------------------- invitations
+
+    def invite(self, tenant_id: str, actor: Actor, *, email: str, role: str) -> CommandResult:
+        token = new_invitation_token(tenant_id)
+        result = self._run(
+            tenant_id,
+            actor,
+            lambda t: t.invite(email=email, role=role, token_hash=hash_token(token), now=self.clock.now()),
+            key="invitation_id",
+        )
+        result.values["token"] = token
+        return result
+
+    def revoke_invitation(self, tenant_id: str, actor: Actor, invitation_id: str) -> CommandResult:
+        return self._run(tenant_id, actor, lambda t: t.revoke_invitation(invitation_id))
+
+    def resend_invitation(self, tenant_id: str, actor: Actor, invitation_id: str) -> CommandResult:
+        token = new_invitation_token(tenant_id)
+        result = self._run(
+            tenant_id,
+            actor,
+            lambda t: t.resend_invitation(invitation_id, hash_token(token), self.clock.now()),
+        )
+        result.values["token"] = token
+        return result
+
+    def accept_invitation(self, actor: Actor, *, token: str, user_id: str, name: str) -> CommandResult:
+        """R-I2: the invitee becomes a member with its own API token; the acting user is the new member."""
+        tenant_id = tenant_of_invitation_token(token)
+        member_token = new_token()
+        token_id = "tok_" + secrets.token_hex(8)
+        invitee = Actor(user_id, actor.request_id, actor.reason, actor.idempotency_key)
+        result = self._run(
+            tenant_id,
+            invitee,
+            lambda t: (
+                t.accept_invitation(
+                    token_hash=hash_token(token),
+                    user_id=user_id,
+                    name=name,
+                    token_id=token_id,
+                    member_token_hash=hash_token(member_token),
+                ).user_id
+            ),
+            key="user_id",
+        )
+        result.values.update(tenant_id=tenant_id, token=member_token, token_id=token_id)
+        return result
+
+    def decline_invitation(self, actor: Actor, *, token: str) -> CommandResult:
+        tenant_id = tenant_of_invitation_token(token)
+        invitee = Actor("invitee", actor.request_id, actor.reason, actor.idempotency_key)
+        result = self._run(tenant_id, invitee, lambda t: t.decline_invitation(hash_token(token)))
+        result.values["tenant_id"] = tenant_id
+        return result
+
+    # ----------------------------------------------------------------- add-ons
+
+    def purchase_addon(self, tenant_id: str, actor: Actor, kind: str) -> CommandResult:
+        return self._run(tenant_id, actor, lambda t: t.purchase_addon(kind, self.clock.now()), key="addon_id")
+
+    def cancel_addon(self, tenant_id: str, actor: Actor, addon_id: str) -> CommandResult:
+        return self._run(tenant_id, actor, lambda t: t.cancel_addon(addon_id))
+
+    def withdraw_addon_cancellation(self, tenant_id: str, actor: Actor, addon_id: str) -> CommandResult:
+        return self._run(tenant_id, actor, lambda t: t.withdraw_addon_cancellation(addon_id))
+
+    # ----------------------------------------------------------------- grants and assignments
+
+    def grant(
+        self,
+        tenant_id: str,
+        actor: Actor,
+        *,
+        user_id: str,
+        permission: str,
+        scope: str,
+        resource: dict[str, str] | None = None,
+        expires_at: datetime | None = None,
+    ) -> CommandResult:
+        return self._run(
+            tenant_id,
+            actor,
+            lambda t: t.grant(
+                user_id=user_id,
+                permission=permission,
+                scope=scope,
+                resource=resource,
+                expires_at=expires_at,
+                now=self.clock.now(),
+            ),
+            key="grant_id",
+        )
+
+    def revoke_grant(self, tenant_id: str, actor: Actor, grant_id: str) -> CommandResult:
+        return self._run(tenant_id, actor, lambda t: t.revoke_grant(grant_id))
+
+    def assign(
+        self, tenant_id: str, actor: Actor, *, resource_type: str, resource_ids: list[str], user_id: str
+    ) -> CommandResult:
+        return self._run(tenant_id, actor, lambda t: t.assign(resource_type, resource_ids, user_id), key="assigned")
+
+    def unassign(self, tenant_id: str, actor: Actor, resource_type: str, resource_id: str) -> CommandResult:
+        return self._run(tenant_id, actor, lambda t: t.unassign(resource_type, resource_id))
+
+    # ----------------------------------------------------------------- time (R-K1)
+
+    def apply_due(self, tenant_id: str, actor: Actor | None = None) -> CommandResult:
+        """Record every change due by now on one tenant."""
+        return self._run(tenant_id, actor or Actor("system"), lambda t: None)
+
+    def sweep(self, tenant_ids: list[str]) -> int:
+        """Apply due changes on each given tenant; returns how many tenants recorded something."""
+        changed = 0
+        for tenant_id in tenant_ids:
+            if self.apply_due(tenant_id).position is not None:
+                changed += 1
+        return changed
+
+    def removals_scheduled(self, tenant_id: str) -> list[dict[str, Any]]:
+        """R-S5 for the tenant as recorded now (due changes included)."""
+        tenant = self.load(tenant_id)
+        now = self.clock.now()
+        apply_due_changes(tenant, now, EventContext(actor="system", occurred_at=now))
+        return scheduled_removals(tenant)
+
+    def _run(
+        self, tenant_id: str, actor: Actor, command: Callable[[Tenant], Any], key: str | None = None
+    ) -> CommandResult:
+        value, position = self.execute(tenant_id, actor, command)
+        values = {key: value} if key else {}
+        return CommandResult(position, values)

@@ -1,0 +1,146 @@
+"""One narrow interface over the read-model database: SQLite (sqlite3) or PostgreSQL (psycopg 3 with a pool).
+
+SQL is written once with `?` placeholders; PostgreSQL gets them as `%s`. Rows come back as dicts.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from domain.errors import DomainError
+from domain.storage import Database
+
+
+class Tx:
+    """A transaction (or autocommit reader) on one connection, with the dialect's placeholders."""
+
+    def __init__(self, conn: Any, kind: str) -> None:
+        self.conn = conn
+        self.kind = kind
+
+    def sql(self, statement: str) -> str:
+        return statement.replace("?", "%s") if self.kind == "postgresql" else statement
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> Any:
+        cursor = self.conn.cursor()
+        cursor.execute(self.sql(statement), params)
+        return cursor
+
+    def executemany(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
+        rows = list(rows)
+        if rows:
+            self.conn.cursor().executemany(self.sql(statement), rows)
+
+    def one(self, statement: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
+        return self.execute(statement, params).fetchone()
+
+    def all(self, statement: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        return list(self.execute(statement, params).fetchall())
+
+    def scalar(self, statement: str, params: Sequence[Any] = ()) -> Any:
+        row = self.one(statement, params)
+        return None if row is None else next(iter(row.values()))
+
+    def stream(self, statement: str, params: Sequence[Any] = (), size: int = 2000) -> Iterator[dict[str, Any]]:
+        """Rows one batch at a time (a server-side cursor on PostgreSQL), so memory stays flat."""
+        if self.kind == "postgresql":
+            with self.conn.cursor(name=f"stream_{id(self)}") as cursor:
+                cursor.itersize = size
+                cursor.execute(self.sql(statement), params)
+                yield from cursor
+        else:
+            cursor = self.conn.cursor()
+            cursor.execute(statement, params)
+            while batch := cursor.fetchmany(size):
+                yield from batch
+
+
+def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
+    return {column[0]: value for column, value in zip(cursor.description, row, strict=True)}
+
+
+class ReadStore:
+    """Connections to the read models, in the same database as the events."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.kind = database.kind
+        self._local = threading.local()
+        self._pool: Any = None
+        if self.kind == "postgresql":
+            from psycopg.rows import dict_row
+            from psycopg_pool import ConnectionPool
+
+            self._pool = ConnectionPool(
+                database.conninfo(),
+                min_size=1,
+                max_size=10,
+                kwargs={
+                    "row_factory": dict_row,
+                    "autocommit": True,
+                    **({"options": f"-c search_path={database.schema}"} if database.schema else {}),
+                },
+                open=True,
+                timeout=10,
+            )
+
+    def _sqlite(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.database.path, isolation_level=None, check_same_thread=False, timeout=30)
+            conn.row_factory = _dict_row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        """A write transaction: everything inside commits together or not at all."""
+        try:
+            if self.kind == "postgresql":
+                with self._pool.connection() as conn, conn.transaction():
+                    yield Tx(conn, self.kind)
+            else:
+                conn = self._sqlite()
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield Tx(conn, self.kind)
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+        except DomainError:
+            raise
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "unable to open" in str(exc):
+                raise DomainError("unavailable", f"database unavailable: {exc}") from exc
+            raise
+
+    @contextmanager
+    def reader(self) -> Iterator[Tx]:
+        """A consistent read (one snapshot of the data for everything inside)."""
+        if self.kind == "postgresql":
+            with self._pool.connection() as conn, conn.transaction():
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                yield Tx(conn, self.kind)
+        else:
+            conn = self._sqlite()
+            conn.execute("BEGIN")
+            try:
+                yield Tx(conn, self.kind)
+            finally:
+                conn.execute("ROLLBACK")
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
