@@ -80,6 +80,25 @@ def holds(
     return _resource_granted(tenant, user_id, permission, resource_type, resource_id)
 
 
+def manages_users(tenant: Any, user_id: str, role: str | None = None, without_grant: str | None = None) -> bool:
+    """True if the member holds `users.manage`, or would with `role` and without grant `without_grant` (R-M4).
+
+    Asking before triggering lets a command be rejected with nothing applied (R-X2).
+    """
+    member = tenant.members.get(user_id)
+    if member is None:
+        return False
+    if "users.manage" in role_permissions(role or member.role):
+        return True
+    return any(
+        grant.user_id == user_id
+        and grant.grant_id != without_grant
+        and grant.permission is not None
+        and "users.manage" in expand_grant(grant.permission, grant.scope)
+        for grant in tenant.grants.values()
+    )
+
+
 def user_managers(tenant: Any) -> int:
     """How many active members hold `users.manage` (R-M4), owner included."""
-    return sum(1 for user_id in tenant.members if "users.manage" in held_scopes(tenant, user_id))
+    return sum(1 for user_id in tenant.members if manages_users(tenant, user_id))

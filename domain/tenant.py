@@ -8,21 +8,21 @@ them. Commands read the acting user from the event context (`domain.events.actin
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 from eventsourcing.domain import Aggregate
 
-from domain import billing
 from domain import tenant_events as ev
-from domain.access import holds, user_managers
+from domain.access import holds, manages_users, user_managers
 from domain.errors import DomainError, not_found, validation
 from domain.events import OPERATOR, current_context, meta_of
-from domain.permissions import CATALOG, NEVER_GRANTABLE, OWNER, lookup_role, role_permissions
+from domain.permissions import OWNER, lookup_role, role_permissions
+from domain.tenant_addons import AddonCommands
+from domain.tenant_grants import MAX_BULK, GrantCommands
+from domain.tenant_invitations import INVITATION_TTL, InvitationCommands
 
 TENANT_NAMESPACE = uuid.UUID("5b0c8a8e-0d1c-4f5e-9a59-6f1d0a7c2b11")
-INVITATION_TTL = timedelta(days=7)
-MAX_BULK = 10_000
 
 
 def tenant_uuid(tenant_id: str) -> uuid.UUID:
@@ -35,8 +35,12 @@ def midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
-class Tenant(Aggregate):
-    """A customer organisation: owner, members, seats, invitations, add-ons, grants, assignments, tokens."""
+class Tenant(InvitationCommands, AddonCommands, GrantCommands, Aggregate):
+    """A customer organisation: owner, members, seats, invitations, add-ons, grants, assignments, tokens.
+
+    Invitation, add-on and grant/assignment commands live in mixins (`domain.tenant_invitations`, `…_addons`,
+    `…_grants`); this class holds the state guards and the member, token and subscription commands.
+    """
 
     def __init__(self) -> None:
         """State is set by `TenantOpened.apply`."""
@@ -50,7 +54,8 @@ class Tenant(Aggregate):
 
     def next_id(self, prefix: str) -> str:
         """A short id unique within the tenant, derived from the aggregate's version (deterministic on replay)."""
-        return f"{prefix}_{self.version + len(self.pending_events) + 1}"
+        # The version of the event about to be triggered: unique even when due changes are still pending.
+        return f"{prefix}_{self.version + 1}"
 
     @classmethod
     def open(
@@ -67,6 +72,7 @@ class Tenant(Aggregate):
         owner_token_hash: str,
     ) -> Tenant:
         """R-T1: open a tenant; the owner is a member from now on (seat order 0)."""
+        check_plan(plan)
         if term_end <= term_start:
             raise validation("term_end must be after term_start", ("body", "plan", "term_end"))
         return cls._create(
@@ -90,6 +96,11 @@ class Tenant(Aggregate):
     @property
     def actor(self) -> str:
         return current_context().actor
+
+    @property
+    def term_end_at(self) -> datetime:
+        """The instant the current term ends (cancellations take effect then)."""
+        return midnight(self.term_end)
 
     @property
     def closed(self) -> bool:
@@ -133,10 +144,16 @@ class Tenant(Aggregate):
                     scope=scope,
                 )
 
-    def check_min_admins(self, before: int) -> None:
-        """R-M4: raised after the command's events are applied, on the pending (unsaved) state."""
-        after = user_managers(self)
-        if after < before and after < self.min_admins:
+    def check_min_admins(
+        self, user_id: str, *, role: str | None = None, removed: bool = False, without_grant: str | None = None
+    ) -> None:
+        """R-M4: checked before triggering anything, so a rejection leaves the aggregate untouched (R-X2)."""
+        if not manages_users(self, user_id):
+            return
+        if not removed and manages_users(self, user_id, role, without_grant):
+            return
+        after = user_managers(self) - 1
+        if after < self.min_admins:
             raise DomainError(
                 "min_admins",
                 f"at least {self.min_admins} members must hold users.manage; this would leave {after}",
@@ -173,7 +190,7 @@ class Tenant(Aggregate):
         self.require("subscription.cancel")
         if self.status == "cancellation_scheduled":
             raise DomainError("cancellation_already_scheduled", "the subscription is already cancelled")
-        self.trigger(ev.SubscriptionCancellationScheduled, effective_at=midnight(self.term_end))
+        self.trigger(ev.SubscriptionCancellationScheduled, effective_at=self.term_end_at)
 
     def withdraw_cancellation(self) -> None:
         self.require("subscription.cancel")
@@ -230,9 +247,8 @@ class Tenant(Aggregate):
         self.check_role_assignable(role)
         if member.role == role:
             return
-        before = user_managers(self)
+        self.check_min_admins(user_id, role=role)
         self.trigger(ev.MemberRoleChanged, user_id=user_id, old_role=member.role, new_role=role)
-        self.check_min_admins(before)
 
     def remove_member(self, user_id: str) -> None:
         """R-M3: by `users.manage`, or the member leaving; never the owner."""
@@ -244,9 +260,8 @@ class Tenant(Aggregate):
             raise not_found("member", user_id)
         if user_id == self.owner_id:
             raise DomainError("owner_immutable", "the owner cannot be removed or leave")
-        before = user_managers(self)
+        self.check_min_admins(user_id, removed=True)
         self.evict(user_id, "left" if leaving else "removed")
-        self.check_min_admins(before)
 
     def evict(self, user_id: str, reason: str) -> None:
         """Remove a member with everything that hangs on them: assignments, grants, tokens (R-M3, R-S4)."""
@@ -284,238 +299,16 @@ class Tenant(Aggregate):
             raise not_found("token", token_id)
         self.trigger(ev.TokenRevoked, token_id=token_id, user_id=token.user_id, reason="revoked")
 
-    # ----------------------------------------------------------------- invitations (R-I1…R-I3)
 
-    def invite(self, *, email: str, role: str, token_hash: str, now: datetime) -> str:
-        self.require("users.manage")
-        self.check_role_assignable(role)
-        self.check_email_free(email)
-        self.check_seat_free()
-        invitation_id = self.next_id("inv")
-        self.trigger(
-            ev.InvitationSent,
-            invitation_id=invitation_id,
-            email=email,
-            role=role,
-            expires_at=now + INVITATION_TTL,
-            token_hash=token_hash,
-        )
-        return invitation_id
-
-    def pending_invitation(self, invitation_id: str) -> Any:
-        invitation = self.invitations.get(invitation_id)
-        if invitation is None:
-            raise not_found("invitation", invitation_id)
-        if invitation.status != "pending":
-            raise DomainError("invitation_not_pending", f"the invitation is {invitation.status}")
-        return invitation
-
-    def revoke_invitation(self, invitation_id: str) -> None:
-        self.require("users.manage")
-        invitation = self.pending_invitation(invitation_id)
-        self.trigger(ev.InvitationRevoked, invitation_id=invitation_id, email=invitation.email, reason="revoked")
-
-    def resend_invitation(self, invitation_id: str, token_hash: str, now: datetime) -> None:
-        self.require("users.manage")
-        invitation = self.pending_invitation(invitation_id)
-        self.trigger(
-            ev.InvitationResent,
-            invitation_id=invitation_id,
-            email=invitation.email,
-            expires_at=now + INVITATION_TTL,
-            token_hash=token_hash,
-        )
-
-    def invitation_by_token(self, token_hash: str) -> Any:
-        """The invitation whose current token this is: 401 if none, 409 if it is no longer pending (R-I2)."""
-        invitation_id = self.invitation_tokens.get(token_hash)
-        if invitation_id is None:
-            raise DomainError("unauthenticated", "unknown or replaced invitation token")
-        self.require_open()
-        return self.pending_invitation(invitation_id)
-
-    def accept_invitation(
-        self, *, token_hash: str, user_id: str, name: str, token_id: str, member_token_hash: str
-    ) -> Any:
-        invitation = self.invitation_by_token(token_hash)
-        if user_id in self.members:
-            raise DomainError("already_member", f"{user_id} is already a member")
-        self.trigger(
-            ev.InvitationAccepted,
-            invitation_id=invitation.invitation_id,
-            email=invitation.email,
-            user_id=user_id,
-        )
-        self.add_member(
-            user_id=user_id,
-            email=invitation.email,
-            name=name,
-            role=invitation.role,
-            token_id=token_id,
-            token_hash=member_token_hash,
-            via="invitation",
-            invitation_id=invitation.invitation_id,
-        )
-        return self.members[user_id]
-
-    def decline_invitation(self, token_hash: str) -> None:
-        invitation = self.invitation_by_token(token_hash)
-        self.trigger(ev.InvitationDeclined, invitation_id=invitation.invitation_id, email=invitation.email)
-
-    # ----------------------------------------------------------------- add-ons (R-S2, R-S3)
-
-    def purchase_addon(self, kind: str, now: datetime) -> str:
-        self.require("addons.purchase")
-        if kind != billing.SEAT_ADDON_KIND:
-            raise validation(f"unknown add-on kind {kind!r}", ("body", "kind"))
-        addon_id = self.next_id("addon")
-        today = now.date()
-        start, end = billing.prorated_period(today)
-        self.trigger(
-            ev.AddOnPurchased,
-            addon_id=addon_id,
-            kind=kind,
-            seats=billing.SEAT_ADDON_SEATS,
-            monthly_price=billing.format_money(billing.SEAT_ADDON_MONTHLY_PRICE),
-            currency=self.plan["currency"],
-            prorated_charge=billing.format_money(billing.prorated_charge(billing.SEAT_ADDON_MONTHLY_PRICE, today)),
-            charge_id=f"chg_{addon_id}_{start:%Y%m}",
-            period_start=start,
-            period_end=end,
-        )
-        return addon_id
-
-    def addon(self, addon_id: str) -> Any:
-        addon = self.addons.get(addon_id)
-        if addon is None:
-            raise not_found("add-on", addon_id)
-        if addon.status == "ended":
-            raise DomainError("addon_not_active", f"add-on {addon_id} has ended")
-        return addon
-
-    def cancel_addon(self, addon_id: str) -> None:
-        self.require("addons.cancel")
-        addon = self.addon(addon_id)
-        if addon.status == "cancellation_scheduled":
-            raise DomainError("cancellation_already_scheduled", f"add-on {addon_id} is already cancelled")
-        self.trigger(ev.AddOnCancellationScheduled, addon_id=addon_id, effective_at=midnight(self.term_end))
-
-    def withdraw_addon_cancellation(self, addon_id: str) -> None:
-        self.require("addons.cancel")
-        addon = self.addon(addon_id)
-        if addon.status != "cancellation_scheduled":
-            raise DomainError("cancellation_not_scheduled", f"add-on {addon_id} has no cancellation scheduled")
-        self.trigger(ev.AddOnCancellationWithdrawn, addon_id=addon_id)
-
-    # ----------------------------------------------------------------- grants (R-G1, R-G2)
-
-    def grant(
-        self,
-        *,
-        user_id: str,
-        permission: str,
-        scope: str,
-        resource: dict[str, str] | None,
-        expires_at: datetime | None,
-        now: datetime,
-    ) -> str:
-        self.require("permissions.manage")
-        if permission not in CATALOG:
-            raise validation(f"unknown permission {permission!r}", ("body", "permission"))
-        self.member(user_id)
-        target = check_grant_shape(permission, scope, resource)
-        if expires_at is not None and expires_at <= now:
-            raise validation("expires_at must be in the future", ("body", "expires_at"))
-        if permission in NEVER_GRANTABLE:
-            raise DomainError("not_grantable", f"{permission} is never granted")
-        self.check_no_escalation([(permission, scope)], target)
-        grant_id = self.next_id("grant")
-        self.trigger(
-            ev.PermissionGranted,
-            grant_id=grant_id,
-            user_id=user_id,
-            permission=permission,
-            role=None,
-            scope=scope,
-            resource=resource,
-            expires_at=expires_at,
-        )
-        return grant_id
-
-    def revoke_grant(self, grant_id: str) -> None:
-        self.require("permissions.manage")
-        grant = self.grants.get(grant_id)
-        if grant is None:
-            raise not_found("active grant", grant_id)
-        before = user_managers(self)
-        self.trigger(ev.PermissionRevoked, grant_id=grant_id, user_id=grant.user_id, reason="revoked")
-        self.check_min_admins(before)
-
-    # ----------------------------------------------------------------- assignments (R-A1, R-A2)
-
-    def assign(self, resource_type: str, resource_ids: list[str], user_id: str) -> int:
-        self.require("leads.assign")
-        if not resource_ids or len(resource_ids) > MAX_BULK:
-            raise validation(f"resource_ids takes 1 to {MAX_BULK} ids", ("body", "resource_ids"))
-        if len(set(resource_ids)) != len(resource_ids):
-            raise validation("resource_ids has duplicates", ("body", "resource_ids"))
-        self.member(user_id)
-        actor = self.actor
-        previous = {}
-        for resource_id in resource_ids:
-            resource = (resource_type, resource_id)
-            if not holds(self, actor, "leads.assign", "resource", resource):
-                raise DomainError(
-                    "forbidden",
-                    f"you cannot assign {resource_type}:{resource_id}",
-                    missing_permission="leads.assign",
-                )
-            if resource_type == "lead" and not holds(
-                self, user_id, "leads.view_details", "resource", resource, assignee=user_id
-            ):
-                raise DomainError(
-                    "assignee_cannot_access", f"{user_id} could not view the details of lead {resource_id}"
-                )
-            previous[resource_id] = self.assignments.get(f"{resource_type}:{resource_id}")
-        self.trigger(
-            ev.ResourcesAssigned,
-            resource_type=resource_type,
-            resource_ids=list(resource_ids),
-            user_id=user_id,
-            previous_assignees=previous,
-        )
-        return len(resource_ids)
-
-    def unassign(self, resource_type: str, resource_id: str) -> None:
-        self.require("leads.assign")
-        assignee = self.assignments.get(f"{resource_type}:{resource_id}")
-        if assignee is None:
-            raise not_found("assignment", f"{resource_type}/{resource_id}")
-        if not holds(self, self.actor, "leads.assign", "resource", (resource_type, resource_id)):
-            raise DomainError("forbidden", "you cannot unassign this resource", missing_permission="leads.assign")
-        self.trigger(
-            ev.ResourceUnassigned,
-            resource_type=resource_type,
-            resource_id=resource_id,
-            user_id=assignee,
-            reason="unassigned",
-        )
+def check_plan(plan: dict[str, Any]) -> None:
+    """R-T1: a plan the due changes can renew and charge (an unknown interval would break every later renewal)."""
+    seats = plan.get("included_seats")
+    if not isinstance(seats, int) or isinstance(seats, bool) or seats < 0:
+        raise validation("included_seats must be a whole number ≥ 0", ("body", "plan", "included_seats"))
+    if plan.get("billing_interval") not in ("monthly", "yearly"):
+        raise validation("billing_interval must be monthly or yearly", ("body", "plan", "billing_interval"))
+    if plan.get("currency") not in ("EUR", "CHF"):
+        raise validation("currency must be EUR or CHF", ("body", "plan", "currency"))
 
 
-def check_grant_shape(permission: str, scope: str, resource: dict[str, str] | None) -> tuple[str, str] | None:
-    """Validate a grant's scope and resource against the permission's resource type; the resource as a pair."""
-    resource_type = CATALOG[permission]
-    if scope == "resource":
-        if resource is None:
-            raise validation("scope resource needs a resource", ("body", "resource"))
-        if resource_type is None or resource["type"] != resource_type:
-            raise validation(f"{permission} does not apply to {resource['type']} resources", ("body", "resource"))
-        return (resource["type"], resource["id"])
-    if resource is not None:
-        raise validation("a resource is given only with scope resource", ("body", "resource"))
-    if resource_type is None and scope != "all":
-        raise validation(f"{permission} applies to no resource: its scope is all", ("body", "scope"))
-    return None
-
-
-__all__ = ["Tenant", "tenant_uuid", "midnight", "OPERATOR"]
+__all__ = ["Tenant", "tenant_uuid", "midnight", "INVITATION_TTL", "MAX_BULK", "OPERATOR"]
