@@ -1,0 +1,17 @@
+"""Read models built from the event history: directory, permission history and audit trail."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from projections.runner import Projection
+
+
+def all_projections() -> list[Projection]:
+    """Every projection the runner keeps up to date, in the order it applies a batch."""
+    from projections.audit import AuditProjection
+    from projections.directory import DirectoryProjection
+    from projections.history import HistoryProjection
+
+    return [DirectoryProjection(), HistoryProjection(), AuditProjection()]

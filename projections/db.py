@@ -5,6 +5,7 @@ SQL is written once with `?` placeholders; PostgreSQL gets them as `%s`. Rows co
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -13,6 +14,9 @@ from typing import Any
 
 from domain.errors import DomainError
 from domain.storage import Database
+
+# Server-side cursors need names unique within their connection: two streams may be open in one transaction.
+_cursor_names = itertools.count(1)
 
 
 class Tx:
@@ -48,7 +52,7 @@ class Tx:
     def stream(self, statement: str, params: Sequence[Any] = (), size: int = 2000) -> Iterator[dict[str, Any]]:
         """Rows one batch at a time (a server-side cursor on PostgreSQL), so memory stays flat."""
         if self.kind == "postgresql":
-            with self.conn.cursor(name=f"stream_{id(self)}") as cursor:
+            with self.conn.cursor(name=f"stream_{next(_cursor_names)}") as cursor:
                 cursor.itersize = size
                 cursor.execute(self.sql(statement), params)
                 yield from cursor

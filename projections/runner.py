@@ -17,6 +17,8 @@ from projections.db import ReadStore, Tx
 
 BATCH = 2000
 TRACKING_TABLE = "projection_tracking"
+# How stale `known_position` may be about other processes' projecting (this process's own is seen at once).
+KNOWN_MAX_AGE = 0.05
 
 
 @dataclass(frozen=True)
@@ -47,8 +49,11 @@ def create_tracking(tx: Tx) -> None:
     tx.execute(f"CREATE TABLE IF NOT EXISTS {TRACKING_TABLE} (name TEXT PRIMARY KEY, position BIGINT NOT NULL)")
 
 
-def tracked_position(tx: Tx, name: str) -> int:
-    return tx.scalar(f"SELECT position FROM {TRACKING_TABLE} WHERE name = ?", (name,)) or 0
+def tracked_position(tx: Tx, name: str, lock: bool = False) -> int:
+    """The projection's position; `lock` holds its tracking row to the end of the transaction (PostgreSQL), so a
+    second runner or a rebuild's swap waits here, before any table, and then reads the position it left."""
+    suffix = " FOR UPDATE" if lock and tx.kind == "postgresql" else ""
+    return tx.scalar(f"SELECT position FROM {TRACKING_TABLE} WHERE name = ?{suffix}", (name,)) or 0
 
 
 class StaleTracking(Exception):
@@ -76,10 +81,16 @@ class Runner:
         self.projections = list(projections)
         self._lock = threading.Lock()
         self._advanced = threading.Condition()
+        self._known: tuple[int, float] = (0, float("-inf"))
         with store.transaction() as tx:
             create_tracking(tx)
             for projection in self.projections:
                 projection.create(tx)
+                # A row to lock from the first batch on (see tracked_position).
+                tx.execute(
+                    f"INSERT INTO {TRACKING_TABLE} (name, position) VALUES (?, 0) ON CONFLICT (name) DO NOTHING",
+                    (projection.name,),
+                )
 
     def read(self, after: int, limit: int = BATCH, upto: int | None = None) -> list[Recorded]:
         """Decoded events after global position `after` (at most `limit`, none past `upto`)."""
@@ -97,7 +108,22 @@ class Runner:
 
     def position(self) -> int:
         """The position every projection has reached."""
-        return min(self.positions().values(), default=0)
+        reached = min(self.positions().values(), default=0)
+        self._known = (reached, time.monotonic())
+        return reached
+
+    def known_position(self, max_age: float = KNOWN_MAX_AGE) -> int:
+        """`position()` as this process last read or reached it, read again once older than `max_age` seconds.
+
+        Current checks ask this on every call: no database round trip, yet this process's own writes are seen at
+        once (catch_up records what it reached) and other processes' within `max_age`."""
+        cached = self.cached_position(max_age)
+        return self.position() if cached is None else cached
+
+    def cached_position(self, max_age: float = KNOWN_MAX_AGE) -> int | None:
+        """`known_position` without reading: None once it is older than `max_age` (for the event loop)."""
+        reached, at = self._known
+        return reached if time.monotonic() - at <= max_age else None
 
     def lag(self) -> int:
         """Events stored but not yet projected by the slowest projection."""
@@ -115,6 +141,7 @@ class Runner:
                     return start
                 for projection in self.projections:
                     self._apply(projection, batch)
+                self._known = (max(self._known[0], batch[-1].position), time.monotonic())
                 with self._advanced:
                     self._advanced.notify_all()
 
@@ -122,7 +149,7 @@ class Runner:
         for _ in range(5):
             try:
                 with self.store.transaction() as tx:
-                    done = tracked_position(tx, projection.name)
+                    done = tracked_position(tx, projection.name, lock=True)
                     todo = [r for r in batch if r.position > done]
                     if not todo:
                         return

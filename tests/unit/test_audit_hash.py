@@ -9,7 +9,7 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from projections.audit import FIELDS, GENESIS_HASH, canonical_json, entry_hash
+from projections.audit_chain import FIELDS, GENESIS_HASH, canonical_json, entry_hash
 
 scalars = st.none() | st.booleans() | st.integers(-(2**60), 2**60) | st.text() | st.floats(allow_nan=False)
 values = st.recursive(

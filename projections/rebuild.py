@@ -1,0 +1,317 @@
+"""Rebuild projections from the events (R-R1), whole or for one tenant, without disturbing readers.
+
+Whole: every table is built aside as `<table>_next` at batch speed, then one short transaction catches up the tail,
+drops the serving tables, renames the new ones in, renames their indexes (names are `<table><suffix>_<label>`) and
+sets tracking to the rebuilt position. A rebuild killed before that transaction leaves the old tables serving; its
+`_next` leftovers are dropped when the next rebuild starts.
+
+The audit trail is append-only and must come out identical (its `recorded_at` is the event store's): when the
+rebuilt trail differs from the serving one, nothing is swapped and the first difference is reported as verify
+names it. For one tenant the audit trail is only recomputed and compared (its rows can never be deleted); the other
+projections' rows of the tenant are deleted and re-inserted in one transaction.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+from projections import guards
+from projections.audit import TABLE as AUDIT_TABLE
+from projections.audit_chain import GENESIS_HASH, canonical_json, chained, derive_entry
+from projections.audit_verify import compare_rows, first_difference
+from projections.db import ReadStore, Tx
+from projections.eventlog import all_events, head, read_batch, tenant_events
+from projections.runner import TRACKING_TABLE, Projection, Recorded, create_tracking, tracked_position
+
+BATCH = 5000
+SUFFIX = "_next"
+Progress = Callable[[int, int], None]
+
+
+class _Mismatch(Exception):
+    def __init__(self, mismatch: dict[str, Any]) -> None:
+        super().__init__(mismatch["problem"])
+        self.mismatch = mismatch
+
+
+def rebuild(
+    app: Any,
+    store: ReadStore,
+    projections: Sequence[Projection],
+    tenant: str | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Rebuild `projections`; answers `{events, seconds, events_per_second, ok, first_mismatch}` (`ok` false
+    when the audit trail differs: then nothing was changed). `progress(position, head)` follows the work."""
+    started = time.perf_counter()
+    projections = list(projections)
+    with store.transaction() as tx:
+        create_tracking(tx)
+    try:
+        if tenant is None:
+            events = _whole(app, store, projections, progress or _silent)
+        else:
+            events = _one_tenant(app, store, projections, tenant, progress or _silent)
+        mismatch = None
+    except _Mismatch as exc:
+        events, mismatch = 0, exc.mismatch
+    seconds = time.perf_counter() - started
+    return {
+        "events": events,
+        "seconds": round(seconds, 3),
+        "events_per_second": round(events / seconds) if seconds > 0 else 0,
+        "ok": mismatch is None,
+        "first_mismatch": mismatch,
+    }
+
+
+def _silent(done: int, total: int) -> None:
+    pass
+
+
+def _has_audit(projections: Iterable[Projection]) -> bool:
+    return any(AUDIT_TABLE in p.tables for p in projections)
+
+
+def _tables(projections: Iterable[Projection]) -> list[str]:
+    return [table for p in projections for table in p.tables]
+
+
+def _existing(tx: Tx, tables: Iterable[str]) -> list[str]:
+    if tx.kind == "postgresql":
+        return [t for t in tables if tx.scalar("SELECT to_regclass(?) IS NOT NULL AS found", (t,))]
+    return [
+        t for t in tables if tx.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", (t,))
+    ]
+
+
+def _lock(tx: Tx, projections: Sequence[Projection], mode: str) -> None:
+    """Hold the projections' tracking rows, then their serving tables, in the runner's order (tracking first):
+    a runner waits at its tracking row and then reads the position this transaction leaves. The lock timeout
+    stays under PostgreSQL's deadlock check, so a reader holding one table while asking for another makes this
+    transaction give up and retry, never the reader fail. (A SQLite write transaction excludes other writers.)"""
+    if tx.kind != "postgresql":
+        return
+    tx.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_MS}ms'")
+    for name in sorted(p.name for p in projections):
+        tracked_position(tx, name, lock=True)
+    tables = _existing(tx, _tables(projections))
+    if tables:
+        tx.execute(f"LOCK TABLE {', '.join(sorted(tables))} IN {mode} MODE")
+
+
+def _batches(records: Iterator[Recorded], size: int = BATCH) -> Iterator[list[Recorded]]:
+    batch: list[Recorded] = []
+    for recorded in records:
+        batch.append(recorded)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+# ----------------------------------------------------------------- whole
+
+
+def _whole(app: Any, store: ReadStore, projections: list[Projection], progress: Progress) -> int:
+    tables = _tables(projections)
+    with store.transaction() as tx:
+        for table in tables:
+            tx.execute(f"DROP TABLE IF EXISTS {table}{SUFFIX}")
+        for projection in projections:
+            projection.create(tx, SUFFIX)
+    try:
+        return _build_and_swap(app, store, projections, tables, progress)
+    except BaseException:
+        _drop_aside(store, tables)
+        raise
+
+
+def _drop_aside(store: ReadStore, tables: Iterable[str]) -> None:
+    try:
+        with store.transaction() as tx:
+            for table in tables:
+                tx.execute(f"DROP TABLE IF EXISTS {table}{SUFFIX}")
+    except Exception:  # noqa: S110 - the next rebuild drops leftovers anyway
+        pass
+
+
+def _build_and_swap(
+    app: Any, store: ReadStore, projections: list[Projection], tables: list[str], progress: Progress
+) -> int:
+    done = events = 0
+    while True:
+        # Catch up until what is left is small: the swap projects that tail while it holds the tables.
+        target = app.head_position()
+        progress(done, target)
+        if target - done <= BATCH // 5:
+            break
+        batch = read_batch(app, done, BATCH, upto=target)
+        if not batch:
+            break
+        with store.transaction() as tx:
+            for projection in projections:
+                projection.process(tx, batch, SUFFIX)
+        done, events = batch[-1].position, events + len(batch)
+    audit = _has_audit(projections)
+    compared = _compare_audit(store, done) if audit else 0
+    for attempt in range(SWAP_ATTEMPTS):
+        try:
+            final, tail = _swap_in(app, store, projections, tables, done, compared)
+            break
+        except Exception as exc:
+            # A reader holding one table while asking for another can make PostgreSQL pick the swap as a
+            # deadlock victim, or the lock timeout can strike: nothing was changed, so try again.
+            if not _lock_trouble(exc) or attempt == SWAP_ATTEMPTS - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    progress(final, final)
+    return events + tail
+
+
+SWAP_ATTEMPTS = 40
+LOCK_TIMEOUT_MS = 500  # under PostgreSQL's deadlock_timeout (1 s by default)
+
+
+def _lock_trouble(exc: Exception) -> bool:
+    try:
+        from psycopg import errors
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        return False
+    return isinstance(exc, (errors.LockNotAvailable, errors.DeadlockDetected))
+
+
+def _swap_in(
+    app: Any, store: ReadStore, projections: list[Projection], tables: list[str], done: int, compared: int
+) -> tuple[int, int]:
+    """The one transaction readers notice: project the tail, compare the trail's tail, swap, set tracking."""
+    tail = 0
+    audit = _has_audit(projections)
+    with store.transaction() as tx:
+        _lock(tx, projections, "ACCESS EXCLUSIVE")
+        final = head(tx, app)
+        for batch in _batches(all_events(tx, app, upto=final, after=done)):
+            for projection in projections:
+                projection.process(tx, batch, SUFFIX)
+            tail += len(batch)
+        if audit and _existing(tx, [AUDIT_TABLE]):
+            serving = min(final, tracked_position(tx, "audit"))
+            mismatch = first_difference(tx, AUDIT_TABLE, AUDIT_TABLE + SUFFIX, compared, serving)
+            if mismatch is not None:
+                raise _Mismatch(mismatch)
+        for table in tables:
+            _swap(tx, table)
+        if audit:
+            guards.install(tx)
+        for projection in projections:
+            _set_tracking(tx, projection.name, final)
+    return final, tail
+
+
+def _compare_audit(store: ReadStore, upto: int) -> int:
+    """Compare the rebuilt trail with the serving one outside the swap (long); returns the position compared to."""
+    with store.reader() as tx:
+        if not _existing(tx, [AUDIT_TABLE]):
+            return 0
+        serving = min(upto, tracked_position(tx, "audit"))
+        mismatch = first_difference(tx, AUDIT_TABLE, AUDIT_TABLE + SUFFIX, 0, serving)
+    if mismatch is not None:
+        raise _Mismatch(mismatch)
+    return serving
+
+
+def _swap(tx: Tx, table: str) -> None:
+    """Put `<table>_next` in place of `table` with the indexes named as a fresh `create` would name them."""
+    aside = table + SUFFIX
+    tx.execute(f"DROP TABLE IF EXISTS {table}")
+    tx.execute(f"ALTER TABLE {aside} RENAME TO {table}")
+    if tx.kind == "postgresql":
+        rows = tx.all(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = ?", (table,)
+        )
+        for row in rows:
+            name = row["indexname"]
+            if name.startswith(aside):
+                tx.execute(f"ALTER INDEX {name} RENAME TO {table}{name[len(aside) :]}")
+        return
+    rows = tx.all(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", (table,)
+    )
+    for row in rows:
+        name = row["name"]
+        if name.startswith(aside):
+            tx.execute(f"DROP INDEX {name}")
+            tx.execute(row["sql"].replace(name, table + name[len(aside) :], 1))
+
+
+def _set_tracking(tx: Tx, name: str, position: int) -> None:
+    tx.execute(
+        f"INSERT INTO {TRACKING_TABLE} (name, position) VALUES (?, ?) "
+        "ON CONFLICT (name) DO UPDATE SET position = excluded.position",
+        (name, position),
+    )
+
+
+# ----------------------------------------------------------------- one tenant
+
+
+def _one_tenant(app: Any, store: ReadStore, projections: list[Projection], tenant_id: str, progress: Progress) -> int:
+    others = [p for p in projections if AUDIT_TABLE not in p.tables]
+    for attempt in range(SWAP_ATTEMPTS):
+        try:
+            return _rebuild_tenant_rows(app, store, projections, others, tenant_id, progress)
+        except Exception as exc:
+            if not _lock_trouble(exc) or attempt == SWAP_ATTEMPTS - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    return 0
+
+
+def _rebuild_tenant_rows(
+    app: Any,
+    store: ReadStore,
+    projections: list[Projection],
+    others: list[Projection],
+    tenant_id: str,
+    progress: Progress,
+) -> int:
+    events = 0
+    with store.transaction() as tx:
+        _lock(tx, others, "SHARE ROW EXCLUSIVE")
+        if _has_audit(projections):
+            _check_tenant_trail(tx, app, tenant_id)
+        for projection in others:
+            upto = tracked_position(tx, projection.name)
+            delete = getattr(projection, "delete_tenant", None)
+            if delete is not None:
+                delete(tx, tenant_id)
+            else:
+                for table in projection.tables:
+                    tx.execute(f"DELETE FROM {table} WHERE tenant_id = ?", (tenant_id,))
+            for batch in _batches(tenant_events(tx, app, tenant_id, upto)):
+                projection.process(tx, batch)
+                events += len(batch)
+                progress(batch[-1].position, upto)
+    return events
+
+
+def _check_tenant_trail(tx: Tx, app: Any, tenant_id: str) -> None:
+    """Recompute the tenant's trail from its events and compare it with the serving one (R-R1)."""
+    upto = tracked_position(tx, "audit")
+    serving = tx.stream(
+        f"SELECT * FROM {AUDIT_TABLE} WHERE tenant_id = ? AND position <= ? ORDER BY sequence", (tenant_id, upto)
+    )
+    mismatch, _ = compare_rows(serving, _derived_rows(tenant_events(tx, app, tenant_id, upto)))
+    if mismatch is not None:
+        raise _Mismatch(mismatch)
+
+
+def _derived_rows(records: Iterator[Recorded]) -> Iterator[dict[str, Any]]:
+    prev = GENESIS_HASH
+    for recorded in records:
+        entry = chained(derive_entry(recorded), prev)
+        prev = entry["hash"]
+        yield {**entry, "data": canonical_json(entry["data"]).decode()}
