@@ -1,0 +1,60 @@
+"""Prometheus metrics of one app: requests by route and status, latency, events appended, projection lag."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+log = logging.getLogger("accessledger.api")
+
+
+class _StoreCollector(Collector):
+    """Read at scrape time, so the numbers are right even when another process appends or projects."""
+
+    def __init__(self, head: Callable[[], int], projected: Callable[[], int]) -> None:
+        self.head = head
+        self.projected = projected
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        try:
+            head, projected = self.head(), self.projected()
+        except Exception as exc:  # a scrape must not fail because the database is down
+            log.warning("metrics: database unavailable: %s", exc)
+            return
+        # The store's head only grows, so it is the counter of events appended.
+        yield CounterMetricFamily("accessledger_events_appended", "Events appended to the event store", value=head)
+        yield GaugeMetricFamily(
+            "accessledger_projection_lag_events",
+            "Events stored but not yet projected by the slowest projection",
+            value=max(0, head - projected),
+        )
+        yield GaugeMetricFamily("accessledger_projection_position", "Position every projection reached", projected)
+
+
+class Metrics:
+    """One registry per app (several apps in one test process must not share counters)."""
+
+    def __init__(self, head: Callable[[], int], projected: Callable[[], int]) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "accessledger_http_requests",
+            "HTTP requests by method, route template and status",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "accessledger_http_request_duration_seconds",
+            "Time to answer an HTTP request, by method and route template",
+            ["method", "route"],
+            registry=self.registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
+        self.registry.register(_StoreCollector(head, projected))
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(method, route).observe(seconds)
