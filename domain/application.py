@@ -7,15 +7,16 @@ import random
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
-from datetime import date, datetime
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+from eventsourcing.persistence import IntegrityError, JSONTranscoder
 
 from domain import billing
 from domain.clock import Clock, SystemClock
+from domain.codec import DataclassAsDict, DateAsISO
 from domain.due import apply_due_changes, scheduled_removals
 from domain.errors import DomainError, not_found, validation
 from domain.events import OPERATOR, EventContext, acting
@@ -50,32 +51,6 @@ def tenant_of_invitation_token(token: str) -> str:
     if len(parts) != 3 or parts[0] != INVITATION_TOKEN_PREFIX or not parts[1]:
         raise DomainError("unauthenticated", "not an invitation token")
     return parts[1]
-
-
-class DateAsISO(Transcoding):
-    type = date
-    name = "date_iso"
-
-    def encode(self, obj: date) -> str:
-        return obj.isoformat()
-
-    def decode(self, data: str) -> date:
-        return date.fromisoformat(data)
-
-
-class DataclassAsDict(Transcoding):
-    """Snapshots hold the aggregate's state records; this stores one record type as a dict."""
-
-    def __init__(self, cls: type) -> None:
-        self.type = cls
-        self.name = cls.__name__
-        self.names = [f.name for f in fields(cls)]
-
-    def encode(self, obj: Any) -> dict[str, Any]:
-        return {name: getattr(obj, name) for name in self.names}
-
-    def decode(self, data: dict[str, Any]) -> Any:
-        return self.type(**data)
 
 
 @dataclass
@@ -320,17 +295,20 @@ class AccessLedger(Application):
         actor: Actor,
         *,
         user_id: str,
-        permission: str,
+        permission: str | None = None,
+        role: str | None = None,
         scope: str,
         resource: dict[str, str] | None = None,
         expires_at: datetime | None = None,
     ) -> CommandResult:
+        """R-G1 (a permission at a scope) or R-P9 (a role on one resource)."""
         return self._run(
             tenant_id,
             actor,
             lambda t: t.grant(
                 user_id=user_id,
                 permission=permission,
+                role=role,
                 scope=scope,
                 resource=resource,
                 expires_at=expires_at,
@@ -349,6 +327,74 @@ class AccessLedger(Application):
 
     def unassign(self, tenant_id: str, actor: Actor, resource_type: str, resource_id: str) -> CommandResult:
         return self._run(tenant_id, actor, lambda t: t.unassign(resource_type, resource_id))
+
+    # ----------------------------------------------------------------- roles, restrictions, hierarchies
+
+    def define_role(
+        self,
+        tenant_id: str,
+        actor: Actor,
+        *,
+        role_id: str,
+        name: str,
+        includes: list[str],
+        permissions: list[dict[str, str]],
+    ) -> CommandResult:
+        """R-P7: a custom role."""
+        return self._run(
+            tenant_id,
+            actor,
+            lambda t: t.define_role(role_id=role_id, name=name, includes=includes, permissions=permissions),
+            key="role_id",
+        )
+
+    def redefine_role(
+        self,
+        tenant_id: str,
+        actor: Actor,
+        role_id: str,
+        *,
+        name: str,
+        includes: list[str],
+        permissions: list[dict[str, str]],
+    ) -> CommandResult:
+        return self._run(
+            tenant_id, actor, lambda t: t.redefine_role(role_id, name=name, includes=includes, permissions=permissions)
+        )
+
+    def delete_role(self, tenant_id: str, actor: Actor, role_id: str) -> CommandResult:
+        return self._run(tenant_id, actor, lambda t: t.delete_role(role_id))
+
+    def restrict(
+        self,
+        tenant_id: str,
+        actor: Actor,
+        *,
+        user_id: str,
+        permission: str,
+        scope: str | None = None,
+        resource: dict[str, str] | None = None,
+    ) -> CommandResult:
+        """R-P8: withdraw one permission (and what implies it) from one member."""
+        return self._run(
+            tenant_id,
+            actor,
+            lambda t: t.restrict(user_id=user_id, permission=permission, scope=scope or "all", resource=resource),
+            key="restriction_id",
+        )
+
+    def lift_restriction(self, tenant_id: str, actor: Actor, restriction_id: str) -> CommandResult:
+        return self._run(tenant_id, actor, lambda t: t.lift_restriction(restriction_id))
+
+    def set_manager(self, tenant_id: str, actor: Actor, user_id: str, reports_to: str | None) -> CommandResult:
+        """R-H1: who a member reports to (None: the owner)."""
+        return self._run(tenant_id, actor, lambda t: t.set_manager(user_id, reports_to))
+
+    def set_resource_parent(
+        self, tenant_id: str, actor: Actor, resource_type: str, resource_id: str, parent: dict[str, str] | None
+    ) -> CommandResult:
+        """R-H2: a resource's parent (None: none)."""
+        return self._run(tenant_id, actor, lambda t: t.set_resource_parent(resource_type, resource_id, parent))
 
     # ----------------------------------------------------------------- time (R-K1)
 

@@ -74,4 +74,28 @@ class Token:
     token_hash: str
 
 
-STATE_CLASSES = (Member, Invitation, Addon, Grant, Token)
+@dataclass
+class CustomRole:
+    """A tenant's own role (R-P7): roles it includes and `[permission, scope]` pairs it adds."""
+
+    role_id: str
+    name: str
+    includes: list[str]
+    permissions: list[list[str]]
+
+
+@dataclass
+class Restriction:
+    """An active restriction (R-P8): one permission withdrawn from one member at a scope."""
+
+    restriction_id: str
+    user_id: str
+    permission: str
+    scope: str
+    resource_type: str | None
+    resource_id: str | None
+    created_by: str
+    created_at: datetime
+
+
+STATE_CLASSES = (Member, Invitation, Addon, Grant, Token, CustomRole, Restriction)

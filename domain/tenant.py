@@ -14,10 +14,11 @@ from typing import Any
 from eventsourcing.domain import Aggregate
 
 from domain import tenant_events as ev
-from domain.access import holds, manages_users, user_managers
+from domain.access import Access, custom_role_catalog, holds
 from domain.errors import DomainError, not_found, validation
 from domain.events import OPERATOR, current_context, meta_of
 from domain.permissions import OWNER, lookup_role, role_permissions
+from domain.tenant_access import AccessCommands
 from domain.tenant_addons import AddonCommands
 from domain.tenant_grants import MAX_BULK, GrantCommands
 from domain.tenant_invitations import INVITATION_TTL, InvitationCommands
@@ -35,7 +36,7 @@ def midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
-class Tenant(InvitationCommands, AddonCommands, GrantCommands, Aggregate):
+class Tenant(InvitationCommands, AddonCommands, GrantCommands, AccessCommands, Aggregate):
     """A customer organisation: owner, members, seats, invitations, add-ons, grants, assignments, tokens.
 
     Invitation, add-on and grant/assignment commands live in mixins (`domain.tenant_invitations`, `…_addons`,
@@ -127,16 +128,19 @@ class Tenant(InvitationCommands, AddonCommands, GrantCommands, Aggregate):
 
     def check_role_assignable(self, role: str) -> None:
         """Validation, then owner_immutable, then escalation (R-T2, R-P6) for giving `role`."""
-        if lookup_role(role) is None:
+        catalog = custom_role_catalog(self)
+        if lookup_role(role, catalog) is None:
             raise validation(f"unknown role {role!r}", ("body", "role"))
         if role == OWNER:
             raise DomainError("owner_immutable", "the owner role is never given to anyone else")
-        self.check_no_escalation(role_permissions(role).items())
+        self.check_no_escalation(role_permissions(role, catalog).items())
 
     def check_no_escalation(self, wanted: Any, resource: tuple[str, str] | None = None) -> None:
         """R-P6: the actor must hold every (permission, scope) they give, at that scope or wider."""
-        for permission, scope in wanted:
-            if not holds(self, self.actor, permission, scope, resource):
+        access = Access(self)
+        # Sorted: a role's permissions come out of sets, and the error must name the same one in every process.
+        for permission, scope in sorted(wanted):
+            if not access.may_give(self.actor, permission, scope, resource):
                 raise DomainError(
                     "escalation",
                     f"you cannot give {permission} at scope {scope}: you do not hold it there",
@@ -144,19 +148,13 @@ class Tenant(InvitationCommands, AddonCommands, GrantCommands, Aggregate):
                     scope=scope,
                 )
 
-    def check_min_admins(
-        self, user_id: str, *, role: str | None = None, removed: bool = False, without_grant: str | None = None
-    ) -> None:
-        """R-M4: checked before triggering anything, so a rejection leaves the aggregate untouched (R-X2)."""
-        if not manages_users(self, user_id):
-            return
-        if not removed and manages_users(self, user_id, role, without_grant):
-            return
-        after = user_managers(self) - 1
-        if after < self.min_admins:
+    def check_min_admins_after(self, after: Access) -> None:
+        """R-M4 on a what-if view of the tenant, before anything is triggered (so a rejection changes nothing)."""
+        remaining = after.user_managers()
+        if remaining < self.min_admins and remaining < Access(self).user_managers():
             raise DomainError(
                 "min_admins",
-                f"at least {self.min_admins} members must hold users.manage; this would leave {after}",
+                f"at least {self.min_admins} members must hold users.manage; this would leave {remaining}",
             )
 
     # ----------------------------------------------------------------- seats (R-S1)
@@ -247,7 +245,7 @@ class Tenant(InvitationCommands, AddonCommands, GrantCommands, Aggregate):
         self.check_role_assignable(role)
         if member.role == role:
             return
-        self.check_min_admins(user_id, role=role)
+        self.check_min_admins_after(Access(self, member_roles={user_id: role}))
         self.trigger(ev.MemberRoleChanged, user_id=user_id, old_role=member.role, new_role=role)
 
     def remove_member(self, user_id: str) -> None:
@@ -260,7 +258,7 @@ class Tenant(InvitationCommands, AddonCommands, GrantCommands, Aggregate):
             raise not_found("member", user_id)
         if user_id == self.owner_id:
             raise DomainError("owner_immutable", "the owner cannot be removed or leave")
-        self.check_min_admins(user_id, removed=True)
+        self.check_min_admins_after(Access(self, removed=[user_id]))
         self.evict(user_id, "left" if leaving else "removed")
 
     def evict(self, user_id: str, reason: str) -> None:
@@ -279,6 +277,8 @@ class Tenant(InvitationCommands, AddonCommands, GrantCommands, Aggregate):
             self.trigger(ev.PermissionRevoked, grant_id=grant.grant_id, user_id=user_id, reason=reason)
         for token in [t for t in self.tokens.values() if t.user_id == user_id]:
             self.trigger(ev.TokenRevoked, token_id=token.token_id, user_id=user_id, reason=reason)
+        self.lift_restrictions_of(user_id, reason)
+        self.move_reports_up(user_id)
         member = self.members[user_id]
         self.trigger(ev.MemberRemoved, user_id=user_id, reason=reason, email=member.email, seat_order=member.seat_order)
 

@@ -63,6 +63,9 @@ class TenantOpened(Aggregate.Created, TenantEvent):
         tenant.grants = {}
         tenant.assignments = {}
         tenant.tokens = {self.owner_token_id: Token(self.owner_token_id, self.user_id, "owner", self.owner_token_hash)}
+        tenant.custom_roles = {}
+        tenant.restrictions = {}
+        tenant.parents = {}
         tenant.counter = 0
         tenant.last_occurred_at = self.occurred_at
 

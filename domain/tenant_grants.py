@@ -8,9 +8,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from domain import tenant_events as ev
-from domain.access import holds
+from domain.access import Access, custom_role_catalog, holds
 from domain.errors import DomainError, not_found, validation
-from domain.permissions import CATALOG, NEVER_GRANTABLE, SCOPES
+from domain.permissions import CATALOG, NEVER_GRANTABLE, OWNER, lookup_role, role_permissions
+from domain.tenant_access import check_scope_shape
 
 MAX_BULK = 10_000
 
@@ -22,41 +23,65 @@ class GrantCommands:
         self,
         *,
         user_id: str,
-        permission: str,
+        permission: str | None = None,
+        role: str | None = None,
         scope: str,
         resource: dict[str, str] | None,
         expires_at: datetime | None,
         now: datetime,
     ) -> str:
+        """R-G1: a permission at a scope; or R-P9: a role on one resource (its resource-typed permissions)."""
         self.require("permissions.manage")
-        if permission not in CATALOG:
+        if (permission is None) == (role is None):
+            raise validation("give exactly one of permission and role", ("body",))
+        if permission is not None and permission not in CATALOG:
             raise validation(f"unknown permission {permission!r}", ("body", "permission"))
+        if role is not None:
+            wanted, target = self.check_role_grant(role, scope, resource)
+        else:
+            target = check_scope_shape(permission, scope, resource)
+            wanted = [(permission, scope)]
         self.member(user_id)
-        target = check_grant_shape(permission, scope, resource)
         if expires_at is not None and expires_at <= now:
             raise validation("expires_at must be in the future", ("body", "expires_at"))
         if permission in NEVER_GRANTABLE:
             raise DomainError("not_grantable", f"{permission} is never granted")
-        self.check_no_escalation([(permission, scope)], target)
+        self.check_no_escalation(wanted, target)
         grant_id = self.next_id("grant")
         self.trigger(
             ev.PermissionGranted,
             grant_id=grant_id,
             user_id=user_id,
             permission=permission,
-            role=None,
+            role=role,
             scope=scope,
             resource=resource,
             expires_at=expires_at,
         )
         return grant_id
 
+    def check_role_grant(
+        self, role: str, scope: str, resource: dict[str, str] | None
+    ) -> tuple[list[tuple[str, str]], tuple[str, str]]:
+        """R-P9: a role on one resource; what it gives there (for R-P6) and the resource as a pair."""
+        catalog = custom_role_catalog(self)
+        if lookup_role(role, catalog) is None:
+            raise validation(f"unknown role {role!r}", ("body", "role"))
+        if scope != "resource" or resource is None:
+            raise validation("a role grant's scope is always resource, with a resource", ("body", "scope"))
+        if role == OWNER:
+            raise DomainError("owner_immutable", "the owner role is never given to anyone else")
+        given = [(p, "resource") for p in role_permissions(role, catalog) if CATALOG.get(p)]
+        if not given:
+            raise validation(f"role {role!r} gives no permission on resources", ("body", "role"))
+        return given, (resource["type"], resource["id"])
+
     def revoke_grant(self, grant_id: str) -> None:
         self.require("permissions.manage")
         grant = self.grants.get(grant_id)
         if grant is None:
             raise not_found("active grant", grant_id)
-        self.check_min_admins(grant.user_id, without_grant=grant_id)
+        self.check_min_admins_after(Access(self, without_grants=[grant_id]))
         self.trigger(ev.PermissionRevoked, grant_id=grant_id, user_id=grant.user_id, reason="revoked")
 
     # ----------------------------------------------------------------- assignments (R-A1, R-A2)
@@ -108,21 +133,3 @@ class GrantCommands:
             user_id=assignee,
             reason="unassigned",
         )
-
-
-def check_grant_shape(permission: str, scope: str, resource: dict[str, str] | None) -> tuple[str, str] | None:
-    """Validate a grant's scope and resource against the permission's resource type; the resource as a pair."""
-    resource_type = CATALOG[permission]
-    if scope not in SCOPES:
-        raise validation(f"unknown scope {scope!r}", ("body", "scope"))
-    if scope == "resource":
-        if resource is None:
-            raise validation("scope resource needs a resource", ("body", "resource"))
-        if resource_type is None or resource["type"] != resource_type:
-            raise validation(f"{permission} does not apply to {resource['type']} resources", ("body", "resource"))
-        return (resource["type"], resource["id"])
-    if resource is not None:
-        raise validation("a resource is given only with scope resource", ("body", "resource"))
-    if resource_type is None and scope != "all":
-        raise validation(f"{permission} applies to no resource: its scope is all", ("body", "scope"))
-    return None

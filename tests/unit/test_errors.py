@@ -14,8 +14,8 @@ from domain.errors import STATUS, DomainError
 from tests.unit.helpers import OWNER, Sim, lead, utc
 
 DOMAIN = Path(__file__).resolve().parents[2] / "domain"
-# Raised outside the aggregate, by the event store (tests/integration) or the API (tests/api).
-NOT_AGGREGATE_CODES = {"conflict", "tenant_exists", "clock_backwards"}
+# Raised outside the aggregate: by the application on opening a tenant (tests/integration) and by the clock (below).
+NOT_AGGREGATE_CODES = {"tenant_exists", "clock_backwards"}
 
 
 def world(**kwargs: object) -> Sim:
@@ -76,6 +76,23 @@ def used_invitation() -> tuple[Sim, str]:
     return sim, invitation_id
 
 
+def role_args(**overrides: object) -> dict[str, object]:
+    return {
+        "name": "Role",
+        "includes": [],
+        "permissions": [{"permission": "billing.view", "scope": "all"}],
+        **overrides,
+    }
+
+
+def with_roles(*definitions: tuple[str, list[str]]) -> Sim:
+    """world() with custom roles, each (role_id, includes)."""
+    sim = world()
+    for role_id, includes in definitions:
+        sim.do(OWNER, "define_role", role_id=role_id, **role_args(includes=includes))
+    return sim
+
+
 def full() -> Sim:
     sim = world()
     sim.add("max", "marketing")
@@ -130,6 +147,28 @@ CASES: dict[str, Callable[[], tuple[Sim, str, str, tuple, dict]]] = {
         {},
     ),
     "validation_error": lambda: ((s := world()), OWNER, "grant", (), grant_args(s, scope="galaxy")),
+    "conflict": lambda: (with_roles(("viewer", [])), OWNER, "define_role", (), role_args(role_id="viewer")),
+    "role_cycle": lambda: (
+        with_roles(("base", []), ("top", ["base"])),
+        OWNER,
+        "redefine_role",
+        ("base",),
+        role_args(includes=["top"]),
+    ),
+    "role_in_use": lambda: (
+        (s := with_roles(("viewer", [])), s.do(OWNER, "change_role", "mia", "viewer"))[0],
+        "ann",
+        "delete_role",
+        ("viewer",),
+        {},
+    ),
+    "hierarchy_cycle": lambda: (
+        (s := world(), s.do(OWNER, "set_manager", "bea", "mo"))[0],
+        "ann",
+        "set_manager",
+        ("mo", "bea"),
+        {},
+    ),
 }
 
 
@@ -229,3 +268,19 @@ def test_R_X2_lead_grants_are_checked_against_the_resource_type() -> None:
         **grant_args(sim, permission="leads.list", scope="resource", resource={"type": "contact", "id": "C"}),
     )
     sim.grant("mia", "leads.view_details", "resource", lead("L-9"))
+
+
+def test_R_T2_owner_immutable_comes_before_escalation_for_restrictions() -> None:
+    sim = world()
+    sim.grant("mia", "permissions.manage")
+    sim.reject("owner_immutable", "mia", "restrict", user_id=OWNER, permission="leads.view_details")
+    sim.reject("escalation", "mia", "restrict", user_id="ann", permission="leads.view_details")
+
+
+def test_R_T2_escalation_comes_before_min_admins_for_redefinitions() -> None:
+    sim = world(min_admins=3)
+    sim.do(OWNER, "define_role", role_id="people", **role_args(permissions=[{"permission": "users.manage"}]))
+    sim.do(OWNER, "change_role", "mia", "people")
+    sim.grant("bea", "permissions.manage")
+    sim.reject("escalation", "bea", "redefine_role", "people", **role_args())
+    sim.reject("min_admins", OWNER, "redefine_role", "people", **role_args())

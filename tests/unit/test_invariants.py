@@ -4,7 +4,8 @@ A hypothesis state machine drives the aggregate through `Sim` (which already ass
 leaves the aggregate exactly as it was, R-X2) and checks after each step: exactly one owner, the original one;
 one built-in role per member, as the model expects; seats used ≤ capacity; every active grant was held by its
 grantor when granted, and every role given was held by its giver (no escalation); no command drops the holders of
-`users.manage` below the policy.
+`users.manage` below the policy; reporting lines always lead up to the owner through active members (R-H1) and
+resource parents never form a cycle (R-H2).
 """
 
 from __future__ import annotations
@@ -27,6 +28,24 @@ LEADS = [f"L-{n}" for n in range(5)]
 EMAILS = [f"x{n}@acme.example" for n in range(4)]
 GRANTABLE = sorted(CATALOG)
 MIN_ADMINS = 2
+# Leads only ever hang below containers, so a grant on a lead still covers that lead alone, as `held` assumes.
+CONTAINERS = ["account:A", "account:B", "location:C", "location:D"]
+CHILDREN = CONTAINERS + [f"lead:{i}" for i in LEADS]
+
+
+def manages(tenant: Any, user_id: str, member_id: str) -> bool:
+    """True if `member_id` is `user_id` or below them, walking up the reporting lines (R-H1)."""
+    seen: set[str] = set()
+    current: str | None = member_id
+    while current is not None and current not in seen:
+        if current == user_id:
+            return True
+        seen.add(current)
+        member = tenant.members.get(current)
+        if member is None or current == tenant.owner_id:
+            return False
+        current = member.reports_to if member.reports_to in tenant.members else tenant.owner_id
+    return False
 
 
 def held(tenant: Any, user_id: str, permission: str, scope: str, resource: tuple[str, str] | None = None) -> bool:
@@ -45,12 +64,15 @@ def held(tenant: Any, user_id: str, permission: str, scope: str, resource: tuple
         if scope != "resource":
             if scope_held != "resource" and SCOPES.index(scope_held) >= SCOPES.index(scope):
                 return True
-        elif (
-            scope_held == "all"
-            or (scope_held in ("assigned", "team") and tenant.assignments.get(":".join(resource)) == user_id)
-            or (scope_held == "resource" and target == resource)
-        ):
-            return True
+        else:
+            assignee = tenant.assignments.get(":".join(resource))
+            if (
+                scope_held == "all"
+                or (scope_held == "assigned" and assignee == user_id)
+                or (scope_held == "team" and assignee is not None and manages(tenant, user_id, assignee))
+                or (scope_held == "resource" and target == resource)
+            ):
+                return True
     return False
 
 
@@ -259,7 +281,38 @@ class TenantMachine(RuleBasedStateMachine):
         ok, _ = self.run(actor, "assign", "lead", leads, target)
         assert not ok or allowed
 
+    # ----------------------------------------------------------------- reporting lines and resource trees
+
+    @rule(data=st.data(), to_owner=st.booleans())
+    def set_manager(self, data: st.DataObject, to_owner: bool) -> None:
+        actor = self.actor(data)
+        manager = None if to_owner else self.target(data)
+        self.run(actor, "set_manager", self.target(data), manager)
+
+    @rule(data=st.data(), child=st.sampled_from(CHILDREN), parent=st.sampled_from([None, *CONTAINERS]))
+    def set_parent(self, data: st.DataObject, child: str, parent: str | None) -> None:
+        resource_type, resource_id = child.split(":")
+        body = None if parent is None else dict(zip(("type", "id"), parent.split(":"), strict=True))
+        self.run(self.actor(data), "set_resource_parent", resource_type, resource_id, body)
+
     # ----------------------------------------------------------------- invariants
+
+    @invariant()
+    def reporting_lines_lead_up_to_the_owner_through_members(self) -> None:
+        tenant = self.sim.tenant
+        assert tenant.members[OWNER].reports_to is None
+        for member in tenant.members.values():
+            assert member.reports_to is None or member.reports_to in tenant.members, "a line to a removed member"
+            assert manages(tenant, OWNER, member.user_id), f"{member.user_id} is in a cycle (R-H1)"
+
+    @invariant()
+    def resource_parents_form_no_cycle(self) -> None:
+        parents = self.sim.tenant.parents
+        for key in parents:
+            seen = {key}
+            while (key := parents.get(key)) is not None:
+                assert key not in seen, "a resource is its own ancestor (R-H2)"
+                seen.add(key)
 
     @invariant()
     def exactly_one_owner_the_original(self) -> None:
