@@ -10,6 +10,7 @@ import re
 import time
 import uuid
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -77,16 +78,20 @@ class RequestMiddleware:
             return
         state["request_id"] = request_id or uuid.uuid4().hex
         reason = _header(scope, b"x-reason")
-        if reason is not None and len(reason) > MAX_REASON_CHARS:
+        if reason is not None and (len(reason) > MAX_REASON_CHARS or "\x00" in reason):
             answer = problem(
                 422,
                 "validation_error",
-                f"X-Reason takes at most {MAX_REASON_CHARS} characters",
-                errors=[{"loc": ["header", "X-Reason"], "msg": f"at most {MAX_REASON_CHARS} characters"}],
+                f"X-Reason takes at most {MAX_REASON_CHARS} characters, none of them NUL",
+                errors=[{"loc": ["header", "X-Reason"], "msg": f"at most {MAX_REASON_CHARS} characters, no NUL"}],
             )
             await self._finish(answer, scope, receive, send_with_id, started, status_holder)
             return
         state["reason"] = reason or None
+        refused = _nul_in_target(scope)
+        if refused is not None:
+            await self._finish(refused, scope, receive, send_with_id, started, status_holder)
+            return
         length = _header(scope, b"content-length")
         if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
             await self._finish(_too_large(), scope, receive, send_with_id, started, status_holder)
@@ -126,6 +131,23 @@ class RequestMiddleware:
         route = scope.get("route")
         template = getattr(route, "path", None) or "unmatched"
         self.metrics.observe(scope.get("method", "?"), template, status, time.perf_counter() - started)
+
+
+def _nul_in_target(scope: Scope) -> Any:
+    """PostgreSQL text cannot hold U+0000: a path naming one names nothing (404), a query carrying one is invalid
+    (422); refused here rather than as a database error (500)."""
+    if "\x00" in scope.get("path", ""):
+        return problem(404, "not_found", "no such route or resource")
+    query = scope.get("query_string", b"").decode("latin-1")
+    if "%00" not in query and "\x00" not in query:
+        return None
+    names = [name for name, value in parse_qsl(query, keep_blank_values=True) if "\x00" in name + value]
+    return problem(
+        422,
+        "validation_error",
+        "query parameters must not contain NUL characters (U+0000)",
+        errors=[{"loc": ["query", name], "msg": "must not contain NUL characters"} for name in names or ["?"]],
+    )
 
 
 def _too_large() -> Any:

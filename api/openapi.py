@@ -31,10 +31,21 @@ def _header(name: str, description: str, **constraints: Any) -> dict[str, Any]:
     return {"name": name, "in": "header", "required": False, "description": description, "schema": schema}
 
 
-REQUEST_ID = _header("X-Request-Id", "Echoed back; generated when absent; stored with the events.", maxLength=200)
+# The same limits the middleware and `api.commands` enforce, so that clients generated from the document comply.
+REQUEST_ID = _header(
+    "X-Request-Id",
+    "Echoed back; generated when absent; stored with the events.",
+    minLength=1,
+    maxLength=200,
+    pattern=r"^[\x20-\x7e]{1,200}$",
+)
 REASON = _header("X-Reason", "Why: stored with the events as the audit's `reason`.", maxLength=500)
 IDEMPOTENCY_KEY = _header(
-    "Idempotency-Key", "R-X3: the same key and request answer the first answer; kept at least 24 h.", maxLength=255
+    "Idempotency-Key",
+    "R-X3: the same key and request answer the first answer; kept at least 24 h.",
+    minLength=1,
+    maxLength=255,
+    pattern=r"^[\x21-\x7e]{1,255}$",
 )
 POSITION = {"description": "The global position of the command's last event", "schema": {"type": "integer"}}
 

@@ -4,7 +4,7 @@ field would otherwise be silently dropped, e.g. `reports-to` read as "report to 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -56,8 +56,26 @@ def _not_reserved(user_id: str) -> str:
 NewUserId = Annotated[UserId, AfterValidator(_not_reserved)]
 
 
+def _contains_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_contains_nul(k) or _contains_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_contains_nul(v) for v in value)
+    return False
+
+
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul_characters(cls, data: Any) -> Any:
+        # PostgreSQL text cannot hold U+0000: a recorded event carrying one would stop every projection for good.
+        if _contains_nul(data):
+            raise ValueError("text must not contain NUL characters (U+0000)")
+        return data
 
 
 class PlanIn(Body):
