@@ -54,7 +54,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="accessledger", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.services = services
+    # FastAPI tries included routers in this order, each costing a match: the check (the hot path) comes first.
     for module in (
+        routes_access,
         routes_tenants,
         routes_members,
         routes_invitations,
@@ -62,7 +64,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routes_grants,
         routes_roles,
         routes_resources,
-        routes_access,
         routes_audit,
         routes_ops,
     ):

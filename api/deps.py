@@ -66,10 +66,16 @@ class Principal:
         return OPERATOR if self.is_operator else f"member:{self.tenant_id}:{self.user_id}"
 
 
-async def current_principal(
-    services: ServicesDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-) -> Principal:
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+async def current_principal(services: ServicesDep, credentials: Credentials) -> Principal:
     """401 unless the Bearer token is the operator's or an active member token (never an invitation token)."""
+    return await authenticate(services, credentials)
+
+
+async def authenticate(services: Services, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+    """The body of `current_principal`, callable without FastAPI resolving another dependency level."""
     if credentials is None or not credentials.credentials:
         raise unauthenticated()
     token = credentials.credentials
@@ -143,11 +149,14 @@ def request_actor(request: Request, user_id: str) -> Actor:
     )
 
 
-async def tenant_access(
-    tenant_id: str, principal: PrincipalDep, services: ServicesDep, request: Request
-) -> TenantAccess:
+async def tenant_access(tenant_id: str, request: Request, credentials: Credentials) -> TenantAccess:
     """404 for a tenant the member token does not belong to (R-X5); 409 `tenant_closed` for members of a closed
-    tenant (R-T5); the operator reaches every tenant that exists."""
+    tenant (R-T5); the operator reaches every tenant that exists.
+
+    Flat on purpose (services from the app, the principal by a plain call): each nested dependency level costs
+    FastAPI tens of microseconds per request, which the check endpoint cannot afford (issue 8)."""
+    services: Services = request.app.state.services
+    principal = await authenticate(services, credentials)
     if not principal.is_operator and principal.tenant_id != tenant_id:
         raise not_found("tenant", tenant_id)
     now = services.now()
@@ -160,7 +169,9 @@ async def tenant_access(
 
 
 async def read_access(
-    access: Annotated[TenantAccess, Depends(tenant_access)],
+    tenant_id: str,
+    request: Request,
+    credentials: Credentials,
     min_position: Annotated[
         int | None,
         Query(
@@ -171,6 +182,7 @@ async def read_access(
     ] = None,
 ) -> TenantAccess:
     """Tenant access for queries, after waiting for `min_position`."""
+    access = await tenant_access(tenant_id, request, credentials)
     await wait_for_position(access.services, min_position)
     return access
 

@@ -82,7 +82,16 @@ async def explain(
     return json_answer(200, body, None)
 
 
-REPORT_COLUMNS = ("user_id", "email", "name", "role", "permission", "scope", "resources")
+REPORT_COLUMNS = ("user_id", "email", "name", "role", "permission", "scope", "resources", "restricted")
+
+
+def _restricted(held: dict[str, Any]) -> str:
+    """Narrower restrictions of a held permission (R-P8), `restr_1 team;restr_2 resource lead:L-1`."""
+    out = []
+    for r in held.get("restrictions") or []:
+        where = f" {r['resource']['type']}:{r['resource']['id']}" if r.get("resource") else ""
+        out.append(f"{r['restriction_id']} {r['scope']}{where}")
+    return ";".join(out)
 
 
 def report_csv(report: dict[str, Any]) -> str:
@@ -93,10 +102,10 @@ def report_csv(report: dict[str, Any]) -> str:
     for member in report["members"]:
         person = [member["user_id"], member["email"], member["name"], member["role"]]
         if not member["permissions"]:
-            writer.writerow([*person, "", "", ""])
+            writer.writerow([*person, "", "", "", ""])
         for held in member["permissions"]:
             resources = ";".join(f"{r['type']}:{r['id']}" for r in held.get("resources") or [])
-            writer.writerow([*person, held["permission"], held["scope"], resources])
+            writer.writerow([*person, held["permission"], held["scope"], resources, _restricted(held)])
     return out.getvalue()
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
@@ -13,7 +12,6 @@ from api.routing import COMMAND_ERRORS, READ_ERRORS, Cursor, Limit, found, page
 from api.schemas_in import GrantIn, RestrictionIn, UserId
 from api.schemas_out import Grant, GrantChanged, Page, Restriction, RestrictionChanged
 from domain.application import CommandResult
-from domain.errors import validation
 
 router = APIRouter(tags=["grants and restrictions"])
 # Served once the ledger records restrictions (issue 6); see `api.app`.
@@ -44,14 +42,11 @@ async def grant(body: GrantIn, access: WriteAccess) -> Response:
     arguments: dict[str, Any] = {
         "user_id": body.user_id,
         "permission": body.permission,
+        "role": body.role,
         "scope": body.scope,
         "resource": body.resource.model_dump() if body.resource else None,
         "expires_at": body.expires_at,
     }
-    if body.role is not None:
-        if "role" not in inspect.signature(ledger.grant).parameters:
-            raise validation("role grants on resources (R-P9) are not available yet", ("body", "role"))
-        arguments["role"] = body.role
 
     def shape(result: CommandResult) -> dict[str, Any]:
         return {"grant": grant_of(access, result.values["grant_id"])}

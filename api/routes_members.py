@@ -129,7 +129,13 @@ async def team(
     check_as_of(as_of, access.services.now())
     await access.require("users.manage", "audit.read", itself=user_id)
     items, next_cursor = await blocking(
-        access.services.queries.team, access.tenant_id, user_id, as_of=as_of, cursor=cursor, limit=limit
+        access.services.queries.team,
+        access.tenant_id,
+        user_id,
+        as_of=as_of,
+        cursor=cursor,
+        limit=limit,
+        now=access.services.now(),
     )
     return json_answer(200, page(items, next_cursor), None)
 

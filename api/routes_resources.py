@@ -21,7 +21,8 @@ RESOURCE = "/v1/tenants/{tenant_id}/resources/{resource_type}/{resource_id}"
 
 
 def _resource(access: TenantAccess, resource_type: str, resource_id: str, as_of: Any = None) -> dict[str, Any]:
-    return access.services.queries.resource(access.tenant_id, resource_type, resource_id, as_of=as_of)
+    services = access.services
+    return services.queries.resource(access.tenant_id, resource_type, resource_id, as_of=as_of, now=services.now())
 
 
 @parent_commands.put(

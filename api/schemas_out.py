@@ -199,10 +199,21 @@ class Explanation(Decision):
     events: list[AuditEntry]
 
 
+class Withdrawal(Out):
+    """A restriction narrower than `all` withdrawing part of a held permission (R-P8)."""
+
+    restriction_id: str
+    scope: str
+    resource: ResourceOut | None
+
+
 class HeldPermission(Out):
     permission: str
     scope: str
     resources: list[ResourceOut] | None = None
+    restrictions: list[Withdrawal] | None = Field(
+        default=None, description="Narrower restrictions (R-P8); one at scope all removes the permission instead."
+    )
 
 
 class EffectivePermissions(Out):

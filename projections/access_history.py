@@ -7,6 +7,7 @@ row started by T and stop where every earlier row has ended, so the cost does no
 
 from __future__ import annotations
 
+import json
 from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import datetime
@@ -126,3 +127,29 @@ class Assignments:
     def assignee_at(self, instant: datetime) -> str | None:
         span = latest(self.spans, instant)
         return None if span is None else span.value
+
+
+class Chains:
+    """One node's closure intervals from the directory (`dir_reporting` or `dir_parents` rows): the set of nodes
+    above it at any instant, found by one bisection however deep the tree (R-H1, R-H2)."""
+
+    def __init__(self, rows: list[dict[str, Any]], column: str, start: frozenset = frozenset()) -> None:
+        self.spans = [
+            Span(
+                parse_ts(r["valid_from"]),
+                r["from_position"],
+                parse_ts(r["valid_to"]) if r["valid_to"] else None,
+                start | frozenset(_node(link) for link in json.loads(r[column])),
+            )
+            for r in rows
+        ]
+        self.start = start
+
+    def above_at(self, instant: datetime) -> frozenset:
+        """The nodes above at `instant` (with `start`, the node itself, added)."""
+        span = latest(self.spans, instant)
+        return self.start if span is None else span.value
+
+
+def _node(link: Any) -> Any:
+    return link if isinstance(link, str) else (link["type"], link["id"])

@@ -280,6 +280,17 @@ def audit_export(store: ReadStore, tenant_id: str, fmt: str, filters: dict[str, 
     return _export(store, fmt, f"SELECT {_SELECT} FROM {TABLE} WHERE {where} ORDER BY sequence", params)
 
 
+_compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_BEFORE_DATA = FIELDS[: FIELDS.index("data")]
+
+
+def jsonl_line(row: dict[str, Any]) -> str:
+    """One exported line: the entry as `entry_of` gives it, with the stored `data` (canonical JSON, which is what
+    compact json.dumps writes for it) spliced in as it is: no parse and re-dump of every row (issue 8)."""
+    head = _compact({name: row[name] for name in _BEFORE_DATA})
+    return f'{head[:-1]},"data":{row["data"]},"prev_hash":"{row["prev_hash"]}","hash":"{row["hash"]}"}}\n'
+
+
 def _export(store: ReadStore, fmt: str, statement: str, params: list[Any]) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -290,7 +301,7 @@ def _export(store: ReadStore, fmt: str, statement: str, params: list[Any]) -> It
             if fmt == "csv":
                 writer.writerow([row[name] for name in FIELDS])
             else:
-                buffer.write(json.dumps(entry_of(row), ensure_ascii=False, separators=(",", ":")) + "\n")
+                buffer.write(jsonl_line(row))
             if count % EXPORT_CHUNK == 0:
                 yield buffer.getvalue()
                 buffer.seek(0)

@@ -1,6 +1,7 @@
 """The directory projection: the tenant's current lists (and their intervals) from its events.
 
-Every handler only writes (no reads), so a batch can be pipelined on PostgreSQL; states that are honoured from an
+Every handler only writes (no reads, but for moves in a tree: `projections.directory_trees`), so a batch can be
+pipelined on PostgreSQL; states that are honoured from an
 instant before their event is recorded (invitation and grant expiry, tenant closing) keep that instant in the row
 and the queries compare it with `now`.
 """
@@ -11,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from domain.tenant import midnight
+from projections import directory_trees
 from projections.db import Tx
 from projections.directory_schema import SCHEMA, TABLES, batch_sql, create_tables
 from projections.directory_writer import Writer, first_unpaid
@@ -19,7 +21,8 @@ from projections.values import day, ts
 
 
 class DirectoryProjection:
-    """Tenants, members, role intervals, invitations, tokens, add-ons, charges, grants, assignment intervals."""
+    """Tenants, members, role intervals, invitations, tokens, add-ons, charges, grants, assignment intervals,
+    custom role definitions, restrictions, reporting lines and resource parents (with their closures)."""
 
     name = "directory"
     tables = TABLES
@@ -41,6 +44,7 @@ class DirectoryProjection:
                 "UPDATE dir_tenants{s} SET last_position = ? WHERE tenant_id = ?",
                 [(position, tenant_id) for tenant_id, position in moved.items()],
             )
+        writer.assignments.flush(tx, suffix)
 
     HANDLERS: dict[str, Callable[[Writer, Recorded, Any], None]] = {}
 
@@ -155,6 +159,7 @@ def _member_removed(w: Writer, r: Recorded, e: Any) -> None:
         (ts(e.occurred_at), r.position, e.reason, e.tenant_id, e.user_id),
     )
     w.close_role(e, e.user_id, r.position)
+    directory_trees.close_reporting(w, r, e)
 
 
 @_handles("TokenIssued")
@@ -292,13 +297,12 @@ def _assigned(w: Writer, r: Recorded, e: Any) -> None:
     moved = [rid for rid in e.resource_ids if e.previous_assignees.get(rid) != e.user_id]
     held = [rid for rid in moved if e.previous_assignees.get(rid) is not None]
     w.close_assignment(e, r.position, e.resource_type, held, "reassigned")
-    w.many(
-        "INSERT INTO dir_assignments{s} (tenant_id, resource_type, resource_id, user_id, assigned_at, "
-        "unassigned_at, from_position, to_position, unassign_reason) VALUES (?, ?, ?, ?, ?, NULL, ?, NULL, NULL)",
-        [(e.tenant_id, e.resource_type, rid, e.user_id, ts(e.occurred_at), r.position) for rid in moved],
-    )
+    w.open_assignment(e, r.position, e.resource_type, moved, e.user_id)
 
 
 @_handles("ResourceUnassigned")
 def _unassigned(w: Writer, r: Recorded, e: Any) -> None:
     w.close_assignment(e, r.position, e.resource_type, [e.resource_id], e.reason)
+
+
+DirectoryProjection.HANDLERS.update(directory_trees.HANDLERS)

@@ -1,5 +1,6 @@
 """The directory's tables: what the API lists and looks up (tenants, members, invitations, tokens, add-ons,
-charges, grants, assignments), each row keyed by tenant so one tenant can be rebuilt alone.
+charges, grants, assignments, custom roles, restrictions, reporting lines, resource parents), each row keyed by
+tenant so one tenant can be rebuilt alone.
 
 Index and constraint names are `<table><suffix>_<label>`: a rebuild that swaps `x_next` in for `x` renames them by
 dropping the suffix, and the next rebuild's `_next` names are free again.
@@ -23,6 +24,10 @@ TABLES = (
     "dir_charges",
     "dir_grants",
     "dir_assignments",
+    "dir_role_defs",
+    "dir_restrictions",
+    "dir_reporting",
+    "dir_parents",
 )
 
 # table → (columns, primary key, {index label: (columns, partial condition | None)})
@@ -50,7 +55,8 @@ SCHEMA: dict[str, tuple[str, str, dict[str, tuple[str, str | None]]]] = {
         """tenant_id TEXT NOT NULL, user_id TEXT NOT NULL, role TEXT NOT NULL, valid_from TEXT NOT NULL,
         valid_to TEXT, from_position BIGINT NOT NULL, to_position BIGINT""",
         "tenant_id, user_id, from_position",
-        {"at": ("tenant_id, user_id, valid_from", None)},
+        # "open": the current role interval in one step however many role changes came before (closing it).
+        {"at": ("tenant_id, user_id, valid_from", None), "open": ("tenant_id, user_id", "valid_to IS NULL")},
     ),
     "dir_invitations": (
         """tenant_id TEXT NOT NULL, invitation_id TEXT NOT NULL, email TEXT NOT NULL, role TEXT NOT NULL,
@@ -104,6 +110,42 @@ SCHEMA: dict[str, tuple[str, str, dict[str, tuple[str, str | None]]]] = {
             # The open interval of a resource, found in one step however long its history (closing it on reassign).
             "open": ("tenant_id, resource_type, resource_id", "unassigned_at IS NULL"),
         },
+    ),
+    # One row per interval a custom role had one definition (R-P7); deletion closes the last one.
+    "dir_role_defs": (
+        """tenant_id TEXT NOT NULL, role_id TEXT NOT NULL, name TEXT NOT NULL, includes TEXT NOT NULL,
+        permissions TEXT NOT NULL, valid_from TEXT NOT NULL, valid_to TEXT, from_position BIGINT NOT NULL,
+        to_position BIGINT, to_event TEXT""",
+        "tenant_id, role_id, from_position",
+        {"open": ("tenant_id, role_id", "valid_to IS NULL")},
+    ),
+    "dir_restrictions": (
+        """tenant_id TEXT NOT NULL, restriction_id TEXT NOT NULL, user_id TEXT NOT NULL, permission TEXT NOT NULL,
+        scope TEXT NOT NULL, resource_type TEXT, resource_id TEXT, created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL, created_position BIGINT NOT NULL, status TEXT NOT NULL, lifted_at TEXT,
+        lifted_position BIGINT, lift_reason TEXT""",
+        "tenant_id, restriction_id",
+        {"order": ("tenant_id, created_position", None), "user": ("tenant_id, user_id, created_position", None)},
+    ),
+    # Closures (R-H1, R-H2), so no check walks a tree: one row per interval during which a member had one
+    # reporting line and one chain of managers above it (`managers`, JSON, nearest first, the owner left out:
+    # everyone is below the owner), or a resource had one parent and one chain of ancestors (`ancestors`).
+    # Moving a node closes and reopens the rows of everything below it. No row: no line, no parent.
+    "dir_reporting": (
+        """tenant_id TEXT NOT NULL, user_id TEXT NOT NULL, reports_to TEXT NOT NULL, managers TEXT NOT NULL,
+        valid_from TEXT NOT NULL, valid_to TEXT, from_position BIGINT NOT NULL, to_position BIGINT""",
+        "tenant_id, user_id, from_position",
+        {
+            "at": ("tenant_id, valid_from", None),
+            "below": ("tenant_id, reports_to", "valid_to IS NULL"),
+        },
+    ),
+    "dir_parents": (
+        """tenant_id TEXT NOT NULL, resource_type TEXT NOT NULL, resource_id TEXT NOT NULL,
+        parent_type TEXT NOT NULL, parent_id TEXT NOT NULL, ancestors TEXT NOT NULL, valid_from TEXT NOT NULL,
+        valid_to TEXT, from_position BIGINT NOT NULL, to_position BIGINT""",
+        "tenant_id, resource_type, resource_id, from_position",
+        {"below": ("tenant_id, parent_type, parent_id", "valid_to IS NULL")},
     ),
 }
 

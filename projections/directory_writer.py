@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from projections.directory_assignments import AssignmentIntervals
 from projections.directory_schema import BatchSql
 from projections.values import day, ts
 
@@ -21,6 +22,8 @@ class Writer:
     def __init__(self, batch: BatchSql) -> None:
         self.run = batch.run
         self.many = batch.many
+        self.all = batch.all  # reads: only for moves in a tree (see projections.directory_trees)
+        self.assignments = AssignmentIntervals()  # written at the end of the batch (`flush`)
 
     def tenant(self, tenant_id: str, assignments: str, params: Sequence[Any]) -> None:
         self.run(f"UPDATE dir_tenants{{s}} SET {assignments} WHERE tenant_id = ?", (*params, tenant_id))
@@ -103,8 +106,7 @@ class Writer:
         )
 
     def close_assignment(self, e: Any, position: int, resource_type: str, resource_ids: list[str], reason: str):
-        self.many(
-            "UPDATE dir_assignments{s} SET unassigned_at = ?, to_position = ?, unassign_reason = ? "
-            "WHERE tenant_id = ? AND resource_type = ? AND resource_id = ? AND unassigned_at IS NULL",
-            [(ts(e.occurred_at), position, reason, e.tenant_id, resource_type, rid) for rid in resource_ids],
-        )
+        self.assignments.close(e.tenant_id, resource_type, resource_ids, ts(e.occurred_at), position, reason)
+
+    def open_assignment(self, e: Any, position: int, resource_type: str, resource_ids: list[str], user_id: str):
+        self.assignments.open(e.tenant_id, resource_type, resource_ids, user_id, ts(e.occurred_at), position)

@@ -5,6 +5,7 @@ from memory with the same `projections.decide`; `check_at` here serves explain a
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -112,6 +113,52 @@ def assignment_at(tx: Any, tenant_id: str, resource: tuple[str, str], at: str) -
     return _latest(row, "unassigned_at", at)
 
 
+def lineage_at(tx: Any, tenant_id: str, resource: tuple[str, str], at: str) -> dict[str, Any] | None:
+    """The resource's parent interval at `at` (parent, ancestors, from_position), or None: no parent then."""
+    row = tx.one(
+        "SELECT parent_type, parent_id, ancestors, from_position, valid_to FROM dir_parents WHERE tenant_id = ? "
+        "AND resource_type = ? AND resource_id = ? AND valid_from <= ? "
+        "ORDER BY valid_from DESC, from_position DESC LIMIT 1",
+        (tenant_id, resource[0], resource[1], at),
+    )
+    return _latest(row, "valid_to", at)
+
+
+def managers_at(tx: Any, tenant_id: str, user_id: str, at: str) -> dict[str, Any] | None:
+    """The member's reporting interval at `at` (reports_to, managers, from_position), or None: the owner then."""
+    row = tx.one(
+        "SELECT reports_to, managers, from_position, valid_to FROM dir_reporting WHERE tenant_id = ? "
+        "AND user_id = ? AND valid_from <= ? ORDER BY valid_from DESC, from_position DESC LIMIT 1",
+        (tenant_id, user_id, at),
+    )
+    return _latest(row, "valid_to", at)
+
+
+class SqlPlace:
+    """Where a resource sits at an instant, from SQL (`projections.decide.Place`)."""
+
+    def __init__(self, tx: Any, tenant: dict[str, Any], resource: tuple[str, str], at: str) -> None:
+        self.tx = tx
+        self.tenant = tenant
+        self.resource = resource
+        self.at = at
+
+    def assignee(self) -> str | None:
+        row = assignment_at(self.tx, self.tenant["tenant_id"], self.resource, self.at)
+        return None if row is None else row["user_id"]
+
+    def lineage(self) -> frozenset:
+        row = lineage_at(self.tx, self.tenant["tenant_id"], self.resource, self.at)
+        above = [] if row is None else json.loads(row["ancestors"])
+        return frozenset([self.resource, *((a["type"], a["id"]) for a in above)])
+
+    def manages(self, user_id: str, member_id: str) -> bool:
+        if user_id in (member_id, self.tenant["owner_id"]):
+            return True
+        row = managers_at(self.tx, self.tenant["tenant_id"], member_id, self.at)
+        return row is not None and user_id in json.loads(row["managers"])
+
+
 def check_at(
     tx: Any,
     tenant: dict[str, Any],
@@ -130,13 +177,9 @@ def check_at(
     if role_at(tx, tenant_id, user_id, at) is None:
         return decision(False, None, "not_a_member", [], as_of, position)
     holdings = holdings_at(tx, tenant_id, user_id, permission, at)
-
-    def assignee() -> str | None:
-        row = assignment_at(tx, tenant_id, resource, at) if resource else None
-        return None if row is None else row["user_id"]
-
-    allowed, scope, reason, via = decide(user_id, permission, resource, holdings, assignee)
-    return decision(allowed, scope, reason, via, as_of, position)
+    place = None if resource is None else SqlPlace(tx, tenant, resource, at)
+    allowed, scope, reason, via, restriction_id = decide(user_id, permission, resource, holdings, place)
+    return decision(allowed, scope, reason, via, as_of, position, restriction_id)
 
 
 def permissions_at(tx: Any, tenant: dict[str, Any], user_id: str, at: str) -> list[dict[str, Any]]:

@@ -111,16 +111,17 @@ def tenant_ids(tx: Any, due_before: str | None) -> list[str]:
 def member_dict(row: dict[str, Any], at: str | None = None) -> dict[str, Any]:
     """API.md `Member`; with `at`, as it was then (role then, removal only if it had happened)."""
     removed = row["removed_at"] is not None and (at is None or row["removed_at"] <= at)
-    role = row["role"]
-    if at is not None and not removed and row.get("role_then"):
-        role = row["role_then"]
+    role, reports_to = row["role"], row["reports_to"]
+    if at is not None and not removed:
+        role = row.get("role_then") or role
+        reports_to = row.get("reports_to_then")  # no reporting row then: the owner (R-H1)
     return {
         "user_id": row["user_id"],
         "email": row["email"],
         "name": row["name"],
         "role": role,
         "seat_order": row["seat_order"],
-        "reports_to": row["reports_to"],
+        "reports_to": reports_to,
         "status": "removed" if removed else "active",
         "joined_at": iso(row["joined_at"]),
         "removed_at": iso(row["removed_at"]) if removed else None,
@@ -140,7 +141,7 @@ def members(
     """Members in seat order; with `at`, the memberships and roles as they were then (R-C3)."""
     params: list[Any] = []
     if at is None:
-        sql = "SELECT m.*, NULL AS role_then FROM dir_members m"
+        sql = "SELECT m.*, NULL AS role_then, NULL AS reports_to_then FROM dir_members m"
         where = ["m.tenant_id = ?"]
         params.append(tenant_id)
         if status != "all":
@@ -149,11 +150,14 @@ def members(
         role_column = "m.role"
     else:
         sql = (
-            "SELECT m.*, r.role AS role_then FROM dir_members m LEFT JOIN dir_roles r ON r.tenant_id = m.tenant_id "
+            "SELECT m.*, r.role AS role_then, p.reports_to AS reports_to_then FROM dir_members m "
+            "LEFT JOIN dir_roles r ON r.tenant_id = m.tenant_id "
             "AND r.user_id = m.user_id AND r.from_position >= m.joined_position AND r.valid_from <= ? "
-            "AND (r.valid_to IS NULL OR r.valid_to > ?)"
+            "AND (r.valid_to IS NULL OR r.valid_to > ?) "
+            "LEFT JOIN dir_reporting p ON p.tenant_id = m.tenant_id AND p.user_id = m.user_id "
+            "AND p.from_position >= m.joined_position AND p.valid_from <= ? AND (p.valid_to IS NULL OR p.valid_to > ?)"
         )
-        params += [at, at, tenant_id, at]
+        params += [at, at, at, at, tenant_id, at]
         where = ["m.tenant_id = ?", "m.joined_at <= ?"]
         if status == "active":
             where.append("(m.removed_at IS NULL OR m.removed_at > ?)")

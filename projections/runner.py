@@ -17,8 +17,9 @@ from projections.db import ReadStore, Tx
 
 BATCH = 2000
 TRACKING_TABLE = "projection_tracking"
-# How stale `known_position` may be about other processes' projecting (this process's own is seen at once).
-KNOWN_MAX_AGE = 0.05
+# How stale `known_position` may be about other processes' projecting (this process's own is seen at once; a
+# serving process's projector thread reads the position twice a second anyway, so its checks never wait on it).
+KNOWN_MAX_AGE = 1.0
 
 
 @dataclass(frozen=True)

@@ -141,9 +141,9 @@ SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
         + (f" on {resource_text(d['resource'])}" if d.get("resource") else "")
     ),
     "RestrictionLifted": lambda d: f"{d['restriction_id']}: restriction lifted",
-    "ReportingLineChanged": lambda d: f"{d['user_id']} now reports to {d.get('reports_to') or 'the owner'}",
+    "ReportingLineChanged": lambda d: f"{d['user_id']} now reports to {d.get('new_reports_to') or 'the owner'}",
     "ResourceParentSet": lambda d: (
-        f"{d['resource_type']}:{d['resource_id']} now under {resource_text(d.get('parent')) or 'no parent'}"
+        f"{d['resource_type']}:{d['resource_id']} now under {resource_text(d.get('new_parent')) or 'no parent'}"
     ),
 }
 

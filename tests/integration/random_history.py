@@ -15,10 +15,20 @@ from typing import Any
 from domain.application import AccessLedger
 from domain.clock import ManualClock
 from domain.errors import DomainError
+from domain.permissions import CATALOG, NEVER_GRANTABLE
 from tests.support import actor, open_tenant
 
 ROLES = ("marketing", "broker", "manager", "admin", "auditor")
 PERMISSIONS = ("leads.list", "leads.view_details", "leads.booster", "contacts.create", "billing.view", "audit.read")
+# A small resource tree to move leads around in (R-H2): leads under locations under accounts.
+LEADS = tuple(f"L{i}" for i in range(20))
+CONTAINERS = (
+    ("location", "loc0"),
+    ("location", "loc1"),
+    ("location", "loc2"),
+    ("account", "acc0"),
+    ("account", "acc1"),
+)
 
 
 class RandomHistory:
@@ -72,6 +82,15 @@ class RandomHistory:
         "unassign": 1,
         "policy": 1,
         "advance": 2,
+        "define_role": 1,
+        "redefine_role": 1,
+        "delete_role": 1,
+        "role_grant": 2,
+        "restrict": 2,
+        "lift_restriction": 1,
+        "set_manager": 2,
+        "set_parent": 2,
+        "team_grant": 1,
     }
 
     def _next(self, prefix: str) -> str:
@@ -100,11 +119,21 @@ class RandomHistory:
             user_id=user,
             email=f"{user}@x.example",
             name=user.title(),
-            role=self.rng.choice(ROLES),
+            role=self._role(),
         )
 
+    def _custom(self, tenant_id: str) -> list[str]:
+        return sorted(self.ledger.load(tenant_id).custom_roles)
+
+    def _role(self, tenant_id: str | None = None) -> str:
+        """A built-in role, now and then a custom one of the tenant (R-P7)."""
+        custom = self._custom(tenant_id) if tenant_id is not None else []
+        if custom and self.rng.random() < 0.3:
+            return self.rng.choice(custom)
+        return self.rng.choice(ROLES)
+
     def change_role(self, tenant_id: str) -> None:
-        self.ledger.change_role(tenant_id, self.owner(), self._pick(self._others(tenant_id)), self.rng.choice(ROLES))
+        self.ledger.change_role(tenant_id, self.owner(), self._pick(self._others(tenant_id)), self._role(tenant_id))
 
     def remove_member(self, tenant_id: str) -> None:
         self.ledger.remove_member(tenant_id, self.owner(), self._pick(self._others(tenant_id)))
@@ -120,7 +149,7 @@ class RandomHistory:
 
     def invite(self, tenant_id: str) -> None:
         email = self._next("guest") + "@y.example"
-        result = self.ledger.invite(tenant_id, self.owner(), email=email, role=self.rng.choice(ROLES))
+        result = self.ledger.invite(tenant_id, self.owner(), email=email, role=self._role(tenant_id))
         self.invitations[tenant_id].append((result.values["invitation_id"], result.values["token"]))
 
     def accept(self, tenant_id: str) -> None:
@@ -158,8 +187,10 @@ class RandomHistory:
         permission = self.rng.choice(PERMISSIONS)
         lead = permission.startswith("leads.")
         scope, resource = "all", None
-        if lead and self.rng.random() < 0.5:
-            scope, resource = "resource", {"type": "lead", "id": f"L{self.rng.randrange(20)}"}
+        if lead and self.rng.random() < 0.6:
+            scope = self.rng.choice(("resource", "resource", "team", "assigned"))
+            if scope == "resource":
+                resource = {"type": "lead", "id": self.rng.choice(LEADS)}
         expires = self.clock.now() + timedelta(hours=self.rng.choice((2, 30, 400))) if self.rng.random() < 0.5 else None
         self.ledger.grant(
             tenant_id,
@@ -188,6 +219,92 @@ class RandomHistory:
         key = self._pick(sorted(self.ledger.load(tenant_id).assignments))
         resource_type, resource_id = key.split(":", 1)
         self.ledger.unassign(tenant_id, self.owner(), resource_type, resource_id)
+
+    # ------------------------------------------------------------------ issue 6: R-P7, R-P8, R-P9, R-H1, R-H2
+
+    def _definition(self, tenant_id: str) -> dict[str, Any]:
+        includes = self.rng.sample(list(ROLES) + self._custom(tenant_id), self.rng.choice((0, 0, 1, 2)))
+        permissions = []
+        for permission in self.rng.sample(sorted(set(CATALOG) - NEVER_GRANTABLE), self.rng.randint(0, 3)):
+            scopes = ("all", "team", "assigned") if CATALOG[permission] else ("all",)
+            permissions.append({"permission": permission, "scope": self.rng.choice(scopes)})
+        return {"name": self._next("Role "), "includes": sorted(set(includes)), "permissions": permissions}
+
+    def define_role(self, tenant_id: str) -> None:
+        self.ledger.define_role(tenant_id, self.owner(), role_id=self._next("cr"), **self._definition(tenant_id))
+
+    def redefine_role(self, tenant_id: str) -> None:
+        role_id = self._pick(self._custom(tenant_id))
+        self.ledger.redefine_role(tenant_id, self.owner(), role_id, **self._definition(tenant_id))
+
+    def delete_role(self, tenant_id: str) -> None:
+        self.ledger.delete_role(tenant_id, self.owner(), self._pick(self._custom(tenant_id)))
+
+    def _resource(self) -> dict[str, str]:
+        if self.rng.random() < 0.5:
+            return {"type": "lead", "id": self.rng.choice(LEADS)}
+        resource_type, resource_id = self.rng.choice(CONTAINERS)
+        return {"type": resource_type, "id": resource_id}
+
+    def role_grant(self, tenant_id: str) -> None:
+        role = self._role(tenant_id) if self.rng.random() < 0.5 else self.rng.choice(("manager", "broker", "admin"))
+        expires = self.clock.now() + timedelta(hours=30) if self.rng.random() < 0.3 else None
+        self.ledger.grant(
+            tenant_id,
+            self.owner(),
+            user_id=self._pick(self._others(tenant_id)),
+            role=role,
+            scope="resource",
+            resource=self._resource(),
+            expires_at=expires,
+        )
+
+    def team_grant(self, tenant_id: str) -> None:
+        """Scope `team` (R-H1) for someone with a report: the grant the random `grant` rarely makes."""
+        members = self.ledger.load(tenant_id).members
+        managers = sorted({m.reports_to for m in members.values() if m.reports_to})
+        self.ledger.grant(
+            tenant_id,
+            self.owner(),
+            user_id=self._pick(managers),
+            permission=self.rng.choice(("leads.view_details", "leads.list", "leads.booster")),
+            scope="team",
+            resource=None,
+            expires_at=None,
+        )
+
+    def restrict(self, tenant_id: str) -> None:
+        permission = self.rng.choice((*PERMISSIONS, "leads.assign", "users.manage", "marketing.materials"))
+        scope, resource = "all", None
+        if CATALOG[permission] and self.rng.random() < 0.6:
+            scope = self.rng.choice(("team", "assigned", "resource"))
+            if scope == "resource":
+                resource = {"type": "lead", "id": self.rng.choice(LEADS)}
+        self.ledger.restrict(
+            tenant_id,
+            self.owner(),
+            user_id=self._pick(self._others(tenant_id)),
+            permission=permission,
+            scope=scope,
+            resource=resource,
+        )
+
+    def lift_restriction(self, tenant_id: str) -> None:
+        restrictions = sorted(self.ledger.load(tenant_id).restrictions)
+        self.ledger.lift_restriction(tenant_id, self.owner(), self._pick(restrictions))
+
+    def set_manager(self, tenant_id: str) -> None:
+        user = self._pick(self._others(tenant_id))
+        above = self.rng.choice([None, *self._others(tenant_id)])
+        self.ledger.set_manager(tenant_id, self.owner(), user, above)
+
+    def set_parent(self, tenant_id: str) -> None:
+        child = ("lead", self.rng.choice(LEADS)) if self.rng.random() < 0.6 else self.rng.choice(CONTAINERS)
+        parent = None
+        if self.rng.random() < 0.85:
+            parent_type, parent_id = self.rng.choice(CONTAINERS)
+            parent = {"type": parent_type, "id": parent_id}
+        self.ledger.set_resource_parent(tenant_id, self.owner(), child[0], child[1], parent)
 
     def policy(self, tenant_id: str) -> None:
         self.ledger.change_policy(tenant_id, self.owner(), self.rng.choice((1, 1, 2)))
