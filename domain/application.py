@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 import random
-import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -15,6 +12,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, JSONTranscoder
 
 from domain import billing
+from domain.actors import Actor, CommandResult
 from domain.clock import Clock, SystemClock
 from domain.codec import DataclassAsDict, DateAsISO
 from domain.due import apply_due_changes, scheduled_removals
@@ -23,52 +21,18 @@ from domain.events import OPERATOR, EventContext, acting
 from domain.state import STATE_CLASSES
 from domain.storage import Database, parse_database_url
 from domain.tenant import Tenant, tenant_uuid
+from domain.tokens import (  # noqa: F401 - re-exported: adapters import them from here
+    INVITATION_TOKEN_PREFIX,
+    hash_token,
+    new_invitation_token,
+    new_token,
+    new_token_id,
+    tenant_of_invitation_token,
+)
 
 T = TypeVar("T")
 MAX_ATTEMPTS = 12
 SNAPSHOT_INTERVAL = 100
-INVITATION_TOKEN_PREFIX = "inv"
-
-
-def new_token() -> str:
-    """A fresh secret: 32 random bytes, URL-safe."""
-    return secrets.token_urlsafe(32)
-
-
-def hash_token(token: str) -> str:
-    """The SHA-256 hash under which a token is stored; the token itself never is."""
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def new_invitation_token(tenant_id: str) -> str:
-    """An invitation token; it names its tenant so accept/decline find the tenant without a lookup table."""
-    return f"{INVITATION_TOKEN_PREFIX}.{tenant_id}.{new_token()}"
-
-
-def tenant_of_invitation_token(token: str) -> str:
-    """The tenant an invitation token belongs to; `unauthenticated` for anything that is not one."""
-    parts = token.split(".")
-    if len(parts) != 3 or parts[0] != INVITATION_TOKEN_PREFIX or not parts[1]:
-        raise DomainError("unauthenticated", "not an invitation token")
-    return parts[1]
-
-
-@dataclass
-class Actor:
-    """Who sends a command, and the request's metadata (request id, reason, idempotency key)."""
-
-    user_id: str
-    request_id: str | None = None
-    reason: str | None = None
-    idempotency_key: str | None = None
-
-
-@dataclass
-class CommandResult:
-    """What a command gives back: the global position of its last event and any values it created."""
-
-    position: int | None
-    values: dict[str, Any] = field(default_factory=dict)
 
 
 class AccessLedger(Application):
@@ -153,7 +117,7 @@ class AccessLedger(Application):
         if min_admins < 1:
             raise validation("min_admins must be at least 1", ("body", "min_admins"))
         token = new_token()
-        token_id = "tok_" + secrets.token_hex(8)
+        token_id = new_token_id()
         with acting(context):
             tenant = Tenant.open(
                 tenant_id=tenant_id,
@@ -188,7 +152,7 @@ class AccessLedger(Application):
         self, tenant_id: str, actor: Actor, *, user_id: str, email: str, name: str, role: str
     ) -> CommandResult:
         token = new_token()
-        token_id = "tok_" + secrets.token_hex(8)
+        token_id = new_token_id()
         result = self._run(
             tenant_id,
             actor,
@@ -212,7 +176,7 @@ class AccessLedger(Application):
 
     def issue_token(self, tenant_id: str, actor: Actor, label: str | None = None) -> CommandResult:
         token = new_token()
-        token_id = "tok_" + secrets.token_hex(8)
+        token_id = new_token_id()
         result = self._run(tenant_id, actor, lambda t: t.issue_token(token_id, hash_token(token), label))
         result.values.update(token=token, token_id=token_id)
         return result
@@ -250,7 +214,7 @@ class AccessLedger(Application):
         """R-I2: the invitee becomes a member with its own API token; the acting user is the new member."""
         tenant_id = tenant_of_invitation_token(token)
         member_token = new_token()
-        token_id = "tok_" + secrets.token_hex(8)
+        token_id = new_token_id()
         invitee = Actor(user_id, actor.request_id, actor.reason, actor.idempotency_key)
         result = self._run(
             tenant_id,
