@@ -116,7 +116,7 @@ class Sim:
         self.last = self._record()
         return result
 
-    def reject(self, code: str, actor: str, command: str, *args: Any, **kwargs: Any) -> DomainError:
+    def expect_rejection(self, code: str, actor: str, command: str, *args: Any, **kwargs: Any) -> DomainError:
         """Run a command that must be rejected with `code` and record nothing (R-X2)."""
         self.due()
         version = self.tenant.version

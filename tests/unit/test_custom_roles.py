@@ -70,7 +70,9 @@ def test_R_P7_role_ids_take_2_to_40_of_lowercase_digits_dash_underscore(role_id:
 @pytest.mark.parametrize("role_id", ["a", "a" * 41, "Viewer", "lead viewer", "lead.viewer", "", *sorted(BUILTIN_ROLES)])
 def test_R_P7_bad_role_ids_and_builtin_names_are_validation_errors(role_id: str) -> None:
     sim = world()
-    sim.reject("validation_error", OWNER, "define_role", role_id=role_id, **definition(("billing.view", "all")))
+    sim.expect_rejection(
+        "validation_error", OWNER, "define_role", role_id=role_id, **definition(("billing.view", "all"))
+    )
 
 
 @pytest.mark.parametrize(
@@ -87,7 +89,7 @@ def test_R_P7_bad_role_ids_and_builtin_names_are_validation_errors(role_id: str)
 )
 def test_R_P7_bad_definitions_are_validation_errors(body: dict) -> None:
     sim = world()
-    sim.reject("validation_error", OWNER, "define_role", role_id="viewer", **body)
+    sim.expect_rejection("validation_error", OWNER, "define_role", role_id="viewer", **body)
 
 
 def test_R_P7_a_role_may_be_empty_or_only_include_others() -> None:
@@ -100,19 +102,23 @@ def test_R_P7_a_role_may_be_empty_or_only_include_others() -> None:
 
 def test_R_P7_no_role_includes_owner_or_carries_subscription_cancel() -> None:
     sim = world()
-    sim.reject("owner_immutable", OWNER, "define_role", role_id="boss", **definition(includes=("owner",)))
-    sim.reject("not_grantable", OWNER, "define_role", role_id="boss", **definition(("subscription.cancel", "all")))
+    sim.expect_rejection("owner_immutable", OWNER, "define_role", role_id="boss", **definition(includes=("owner",)))
+    sim.expect_rejection(
+        "not_grantable", OWNER, "define_role", role_id="boss", **definition(("subscription.cancel", "all"))
+    )
 
 
 def test_R_P7_defining_an_existing_custom_role_is_a_conflict() -> None:
     sim = world()
     define(sim, "viewer", *VIEWER)
-    sim.reject("conflict", OWNER, "define_role", role_id="viewer", **definition(("billing.view", "all")))
+    sim.expect_rejection("conflict", OWNER, "define_role", role_id="viewer", **definition(("billing.view", "all")))
 
 
 def test_R_P7_defining_needs_permissions_manage() -> None:
     sim = world()
-    error = sim.reject("forbidden", "mo", "define_role", role_id="viewer", **definition(("leads.list", "all")))
+    error = sim.expect_rejection(
+        "forbidden", "mo", "define_role", role_id="viewer", **definition(("leads.list", "all"))
+    )
     assert error.fields == {"missing_permission": "permissions.manage"}
 
 
@@ -158,9 +164,9 @@ def test_R_P7_the_widest_scope_of_a_permission_wins_across_inclusions() -> None:
 
 def test_R_P7_a_role_including_itself_is_a_cycle() -> None:
     sim = world()
-    sim.reject("role_cycle", OWNER, "define_role", role_id="selfish", **definition(includes=("selfish",)))
+    sim.expect_rejection("role_cycle", OWNER, "define_role", role_id="selfish", **definition(includes=("selfish",)))
     define(sim, "selfish")
-    sim.reject("role_cycle", OWNER, "redefine_role", "selfish", **definition(includes=("selfish",)))
+    sim.expect_rejection("role_cycle", OWNER, "redefine_role", "selfish", **definition(includes=("selfish",)))
 
 
 def test_R_P7_indirect_cycles_are_rejected_and_change_nothing() -> None:
@@ -168,8 +174,8 @@ def test_R_P7_indirect_cycles_are_rejected_and_change_nothing() -> None:
     define(sim, "ra", ("billing.view", "all"))
     define(sim, "rb", includes=("ra",))
     define(sim, "rc", includes=("rb", "marketing"))
-    sim.reject("role_cycle", OWNER, "redefine_role", "ra", **definition(includes=("rb",)))
-    sim.reject("role_cycle", OWNER, "redefine_role", "ra", **definition(includes=("manager", "rc")))
+    sim.expect_rejection("role_cycle", OWNER, "redefine_role", "ra", **definition(includes=("rb",)))
+    sim.expect_rejection("role_cycle", OWNER, "redefine_role", "ra", **definition(includes=("manager", "rc")))
     assert sim.tenant.custom_roles["ra"].includes == []
     # a diamond is no cycle
     define(sim, "rd", includes=("rb", "rc", "ra"))
@@ -246,30 +252,32 @@ def test_R_P7_a_redefinition_changes_every_holders_permissions_from_then_on() ->
 def test_R_P7_builtin_roles_cannot_be_changed_or_deleted() -> None:
     sim = world()
     for role_id in sorted(BUILTIN_ROLES):
-        sim.reject("validation_error", OWNER, "redefine_role", role_id, **definition(("billing.view", "all")))
-        sim.reject("validation_error", OWNER, "delete_role", role_id)
+        sim.expect_rejection("validation_error", OWNER, "redefine_role", role_id, **definition(("billing.view", "all")))
+        sim.expect_rejection("validation_error", OWNER, "delete_role", role_id)
 
 
 def test_R_P7_redefining_or_deleting_an_unknown_role_is_not_found() -> None:
     sim = world()
-    sim.reject("not_found", OWNER, "redefine_role", "ghost", **definition(("billing.view", "all")))
-    sim.reject("not_found", OWNER, "delete_role", "ghost")
+    sim.expect_rejection("not_found", OWNER, "redefine_role", "ghost", **definition(("billing.view", "all")))
+    sim.expect_rejection("not_found", OWNER, "delete_role", "ghost")
 
 
 def test_R_P7_redefinition_and_deletion_need_permissions_manage() -> None:
     sim = world()
     define(sim, "viewer", *VIEWER)
-    sim.reject("forbidden", "mo", "redefine_role", "viewer", **definition(("billing.view", "all")))
-    sim.reject("forbidden", "mo", "delete_role", "viewer")
+    sim.expect_rejection("forbidden", "mo", "redefine_role", "viewer", **definition(("billing.view", "all")))
+    sim.expect_rejection("forbidden", "mo", "delete_role", "viewer")
 
 
 def test_R_P7_a_redefinition_is_validated_like_a_definition() -> None:
     sim = world()
     define(sim, "viewer", *VIEWER)
-    sim.reject("validation_error", OWNER, "redefine_role", "viewer", **definition(("leads.list", "resource")))
-    sim.reject("validation_error", OWNER, "redefine_role", "viewer", **definition(includes=("ghost",)))
-    sim.reject("owner_immutable", OWNER, "redefine_role", "viewer", **definition(includes=("owner",)))
-    sim.reject("not_grantable", OWNER, "redefine_role", "viewer", **definition(("subscription.cancel", "all")))
+    sim.expect_rejection("validation_error", OWNER, "redefine_role", "viewer", **definition(("leads.list", "resource")))
+    sim.expect_rejection("validation_error", OWNER, "redefine_role", "viewer", **definition(includes=("ghost",)))
+    sim.expect_rejection("owner_immutable", OWNER, "redefine_role", "viewer", **definition(includes=("owner",)))
+    sim.expect_rejection(
+        "not_grantable", OWNER, "redefine_role", "viewer", **definition(("subscription.cancel", "all"))
+    )
 
 
 # ----------------------------------------------------------------- delete
@@ -282,7 +290,7 @@ def test_R_P7_delete_records_and_forgets_the_role_and_the_id_may_be_defined_agai
     [deleted] = sim.last
     assert isinstance(deleted, ae.RoleDeleted) and deleted.role_id == "viewer"
     assert "viewer" not in sim.tenant.custom_roles
-    sim.reject("validation_error", OWNER, "change_role", "bea", "viewer")
+    sim.expect_rejection("validation_error", OWNER, "change_role", "bea", "viewer")
     define(sim, "viewer", ("billing.view", "all"))
 
 
@@ -291,9 +299,9 @@ def test_R_P7_a_role_held_by_a_member_is_in_use_until_they_change_role_or_leave(
     define(sim, "viewer", *VIEWER)
     sim.do(OWNER, "change_role", "bea", "viewer")
     sim.add("rob", "viewer")
-    sim.reject("role_in_use", OWNER, "delete_role", "viewer")
+    sim.expect_rejection("role_in_use", OWNER, "delete_role", "viewer")
     sim.do(OWNER, "change_role", "bea", "broker")
-    sim.reject("role_in_use", OWNER, "delete_role", "viewer")
+    sim.expect_rejection("role_in_use", OWNER, "delete_role", "viewer")
     sim.do("rob", "remove_member", "rob")
     sim.do(OWNER, "delete_role", "viewer")
 
@@ -302,7 +310,7 @@ def test_R_P7_a_role_of_a_pending_invitation_is_in_use_until_it_is_no_longer_pen
     sim = world()
     define(sim, "viewer", *VIEWER)
     invitation = sim.invite("ivy@acme.example", "viewer")
-    sim.reject("role_in_use", OWNER, "delete_role", "viewer")
+    sim.expect_rejection("role_in_use", OWNER, "delete_role", "viewer")
     sim.do(OWNER, "revoke_invitation", invitation)
     sim.do(OWNER, "delete_role", "viewer")
 
@@ -311,7 +319,7 @@ def test_R_P7_a_role_of_an_active_role_grant_is_in_use_until_it_is_revoked() -> 
     sim = world()
     define(sim, "viewer", *VIEWER)
     grant_id = role_grant(sim, "bea", "viewer", "account:A")
-    sim.reject("role_in_use", OWNER, "delete_role", "viewer")
+    sim.expect_rejection("role_in_use", OWNER, "delete_role", "viewer")
     sim.do(OWNER, "revoke_grant", grant_id)
     sim.do(OWNER, "delete_role", "viewer")
 
@@ -320,7 +328,7 @@ def test_R_P7_a_role_included_by_another_custom_role_is_in_use() -> None:
     sim = world()
     define(sim, "viewer", *VIEWER)
     define(sim, "viewer_plus", includes=("viewer",))
-    sim.reject("role_in_use", OWNER, "delete_role", "viewer")
+    sim.expect_rejection("role_in_use", OWNER, "delete_role", "viewer")
     redefine(sim, "viewer_plus", ("billing.view", "all"))
     sim.do(OWNER, "delete_role", "viewer")
 
@@ -351,7 +359,7 @@ def test_R_P7_a_custom_role_works_for_add_member_invitation_role_change_and_role
 
 def test_R_P7_an_unknown_custom_role_is_a_validation_error_everywhere() -> None:
     sim = world()
-    sim.reject(
+    sim.expect_rejection(
         "validation_error",
         OWNER,
         "add_member",
@@ -362,9 +370,11 @@ def test_R_P7_an_unknown_custom_role_is_a_validation_error_everywhere() -> None:
         token_id="t",
         token_hash="h",
     )
-    sim.reject("validation_error", OWNER, "invite", email="i@acme.example", role="viewer", token_hash="h", now=sim.now)
-    sim.reject("validation_error", OWNER, "change_role", "bea", "viewer")
-    sim.reject(
+    sim.expect_rejection(
+        "validation_error", OWNER, "invite", email="i@acme.example", role="viewer", token_hash="h", now=sim.now
+    )
+    sim.expect_rejection("validation_error", OWNER, "change_role", "bea", "viewer")
+    sim.expect_rejection(
         "validation_error", OWNER, "grant", **grant_args(sim, role="viewer", scope="resource", resource=res("lead:L-1"))
     )
 
@@ -395,7 +405,9 @@ def test_R_P6_R_P7_nobody_defines_a_role_carrying_more_than_they_hold(
     pairs: tuple, includes: tuple, missing: tuple | None
 ) -> None:
     sim = deputy_world()
-    error = sim.reject("escalation", "dan", "define_role", role_id="more", **definition(*pairs, includes=includes))
+    error = sim.expect_rejection(
+        "escalation", "dan", "define_role", role_id="more", **definition(*pairs, includes=includes)
+    )
     if missing:
         assert (error.fields["permission"], error.fields["scope"]) == missing
     assert "more" not in sim.tenant.custom_roles
@@ -409,8 +421,8 @@ def test_R_P6_R_P7_a_role_within_what_the_definer_holds_is_fine() -> None:
 def test_R_P6_R_P7_an_admin_restricted_on_a_permission_cannot_put_it_in_a_role() -> None:
     sim = world()
     restrict(sim, "ann", "leads.view_details", by=OWNER)
-    sim.reject("escalation", "ann", "define_role", role_id="xx", **definition(("leads.booster", "assigned")))
-    sim.reject("escalation", "ann", "define_role", role_id="xx", **definition(includes=("broker",)))
+    sim.expect_rejection("escalation", "ann", "define_role", role_id="xx", **definition(("leads.booster", "assigned")))
+    sim.expect_rejection("escalation", "ann", "define_role", role_id="xx", **definition(includes=("broker",)))
     define(sim, "xx", ("leads.list", "all"), ("leads.assign", "all"), by="ann")
 
 
@@ -418,7 +430,7 @@ def test_R_P6_R_P7_redefining_is_under_no_escalation_for_everything_the_role_car
     sim = deputy_world()
     define(sim, "viewer", ("leads.view_details", "all"))
     # only a new name, but the role carries leads.view_details at all, which dan does not hold
-    sim.reject(
+    sim.expect_rejection(
         "escalation",
         "dan",
         "redefine_role",
@@ -427,15 +439,15 @@ def test_R_P6_R_P7_redefining_is_under_no_escalation_for_everything_the_role_car
         includes=[],
         permissions=[{"permission": "leads.view_details", "scope": "all"}],
     )
-    sim.reject("escalation", "dan", "redefine_role", "viewer", **definition(includes=("manager",)))
+    sim.expect_rejection("escalation", "dan", "redefine_role", "viewer", **definition(includes=("manager",)))
     redefine(sim, "viewer", ("leads.view_details", "assigned"), by="dan")  # narrowing within his own is fine
-    sim.reject("escalation", "dan", "redefine_role", "viewer", **definition(("leads.view_details", "team")))
+    sim.expect_rejection("escalation", "dan", "redefine_role", "viewer", **definition(("leads.view_details", "team")))
 
 
 def test_R_P6_R_P7_nobody_assigns_a_custom_role_carrying_more_than_they_hold() -> None:
     sim = deputy_world()
     define(sim, "viewer", ("leads.view_details", "team"))
-    sim.reject(
+    sim.expect_rejection(
         "escalation",
         "dan",
         "add_member",
@@ -446,9 +458,11 @@ def test_R_P6_R_P7_nobody_assigns_a_custom_role_carrying_more_than_they_hold() -
         token_id="t",
         token_hash="h",
     )
-    sim.reject("escalation", "dan", "invite", email="i@acme.example", role="viewer", token_hash="h", now=sim.now)
-    sim.reject("escalation", "dan", "change_role", "mia", "viewer")
-    sim.reject(
+    sim.expect_rejection(
+        "escalation", "dan", "invite", email="i@acme.example", role="viewer", token_hash="h", now=sim.now
+    )
+    sim.expect_rejection("escalation", "dan", "change_role", "mia", "viewer")
+    sim.expect_rejection(
         "escalation",
         "dan",
         "grant",
@@ -465,7 +479,7 @@ def test_R_P6_R_P7_a_redefinition_cannot_widen_what_a_role_grant_gives_beyond_th
     sim = deputy_world()
     define(sim, "narrow", ("leads.view_details", "assigned"))
     role_grant(sim, "mia", "narrow", "account:A")
-    sim.reject("escalation", "dan", "redefine_role", "narrow", **definition(("leads.booster", "assigned")))
+    sim.expect_rejection("escalation", "dan", "redefine_role", "narrow", **definition(("leads.booster", "assigned")))
     sim.do("ann", "redefine_role", "narrow", **definition(("leads.booster", "assigned")))
 
 
@@ -484,7 +498,7 @@ def people_world(min_admins: int) -> Sim:
 
 def test_R_M4_a_redefinition_that_drops_users_manage_below_the_policy_is_rejected() -> None:
     sim = people_world(min_admins=3)
-    sim.reject("min_admins", OWNER, "redefine_role", "people", **definition(("billing.view", "all")))
+    sim.expect_rejection("min_admins", OWNER, "redefine_role", "people", **definition(("billing.view", "all")))
     assert can(sim, "pat", "users.manage", scope="all")
     redefine(sim, "people", ("users.manage", "all"))  # keeping it is fine
 

@@ -195,14 +195,16 @@ def test_R_X2_every_code_the_domain_raises_has_a_case_here() -> None:
 def test_R_X2_a_rejected_command_raises_its_code_and_records_nothing(code: str) -> None:
     sim, actor, command, args, kwargs = CASES[code]()
     recorded = len(sim.recorded)
-    error = sim.reject(code, actor, command, *args, **kwargs)  # asserts version, pending events, state unchanged
+    error = sim.expect_rejection(
+        code, actor, command, *args, **kwargs
+    )  # asserts version, pending events, state unchanged
     assert error.status == STATUS[code]
     assert len(sim.recorded) == recorded
 
 
 def test_R_X2_forbidden_names_the_missing_permission() -> None:
     sim = world()
-    assert sim.reject("forbidden", "bea", "purchase_addon", "user-seats", sim.now).fields == {
+    assert sim.expect_rejection("forbidden", "bea", "purchase_addon", "user-seats", sim.now).fields == {
         "missing_permission": "addons.purchase"
     }
 
@@ -210,7 +212,9 @@ def test_R_X2_forbidden_names_the_missing_permission() -> None:
 def test_R_X2_a_rejection_after_due_changes_keeps_them_but_adds_nothing_of_its_own() -> None:
     sim = world()
     sim.now += timedelta(days=40)  # a renewal is due; the rejected command must not record its own events
-    sim.reject("forbidden", "mia", "invite", email="y@acme.example", role="broker", token_hash="h", now=sim.now)
+    sim.expect_rejection(
+        "forbidden", "mia", "invite", email="y@acme.example", role="broker", token_hash="h", now=sim.now
+    )
     assert type(sim.recorded[-1]).__name__ == "TermRenewed"
 
 
@@ -233,35 +237,37 @@ def test_R_X2_unknown_error_codes_are_a_programming_error() -> None:
 
 def test_R_T2_forbidden_comes_before_owner_immutable() -> None:
     sim = world()
-    sim.reject("forbidden", "mia", "change_role", OWNER, "admin")
-    sim.reject("forbidden", "mia", "remove_member", OWNER)
+    sim.expect_rejection("forbidden", "mia", "change_role", OWNER, "admin")
+    sim.expect_rejection("forbidden", "mia", "remove_member", OWNER)
 
 
 def test_R_T2_owner_immutable_comes_before_escalation() -> None:
     sim = world()
     sim.grant("mia", "users.manage")
-    sim.reject("owner_immutable", "mia", "change_role", OWNER, "admin")
-    sim.reject("owner_immutable", "mia", "change_role", "bea", "owner")
-    sim.reject("owner_immutable", "mia", "remove_member", OWNER)
-    sim.reject("owner_immutable", "mia", "invite", email="y@acme.example", role="owner", token_hash="h", now=sim.now)
+    sim.expect_rejection("owner_immutable", "mia", "change_role", OWNER, "admin")
+    sim.expect_rejection("owner_immutable", "mia", "change_role", "bea", "owner")
+    sim.expect_rejection("owner_immutable", "mia", "remove_member", OWNER)
+    sim.expect_rejection(
+        "owner_immutable", "mia", "invite", email="y@acme.example", role="owner", token_hash="h", now=sim.now
+    )
 
 
 def test_R_T2_escalation_comes_before_min_admins() -> None:
     sim = world(min_admins=3)
     sim.grant("mia", "users.manage")  # owner, ann and mia hold users.manage: exactly the policy
-    sim.reject("escalation", "mia", "change_role", "ann", "manager")
-    sim.reject("min_admins", "mia", "change_role", "ann", "marketing")
+    sim.expect_rejection("escalation", "mia", "change_role", "ann", "manager")
+    sim.expect_rejection("min_admins", "mia", "change_role", "ann", "marketing")
 
 
 def test_R_T2_tenant_closed_comes_first() -> None:
     sim = closed()
-    sim.reject("tenant_closed", "mia", "change_role", OWNER, "owner")
-    sim.reject("tenant_closed", "mia", "add_member", **member_args(role="owner"))
+    sim.expect_rejection("tenant_closed", "mia", "change_role", OWNER, "owner")
+    sim.expect_rejection("tenant_closed", "mia", "add_member", **member_args(role="owner"))
 
 
 def test_R_X2_lead_grants_are_checked_against_the_resource_type() -> None:
     sim = world()
-    sim.reject(
+    sim.expect_rejection(
         "validation_error",
         OWNER,
         "grant",
@@ -273,8 +279,8 @@ def test_R_X2_lead_grants_are_checked_against_the_resource_type() -> None:
 def test_R_T2_owner_immutable_comes_before_escalation_for_restrictions() -> None:
     sim = world()
     sim.grant("mia", "permissions.manage")
-    sim.reject("owner_immutable", "mia", "restrict", user_id=OWNER, permission="leads.view_details")
-    sim.reject("escalation", "mia", "restrict", user_id="ann", permission="leads.view_details")
+    sim.expect_rejection("owner_immutable", "mia", "restrict", user_id=OWNER, permission="leads.view_details")
+    sim.expect_rejection("escalation", "mia", "restrict", user_id="ann", permission="leads.view_details")
 
 
 def test_R_T2_escalation_comes_before_min_admins_for_redefinitions() -> None:
@@ -282,5 +288,5 @@ def test_R_T2_escalation_comes_before_min_admins_for_redefinitions() -> None:
     sim.do(OWNER, "define_role", role_id="people", **role_args(permissions=[{"permission": "users.manage"}]))
     sim.do(OWNER, "change_role", "mia", "people")
     sim.grant("bea", "permissions.manage")
-    sim.reject("escalation", "bea", "redefine_role", "people", **role_args())
-    sim.reject("min_admins", OWNER, "redefine_role", "people", **role_args())
+    sim.expect_rejection("escalation", "bea", "redefine_role", "people", **role_args())
+    sim.expect_rejection("min_admins", OWNER, "redefine_role", "people", **role_args())

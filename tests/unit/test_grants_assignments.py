@@ -61,14 +61,16 @@ def test_R_G1_granting_needs_permissions_manage() -> None:
     sim = Sim()
     sim.add("bea", "broker")
     sim.add("mo", "manager")
-    error = sim.reject("forbidden", "mo", "grant", **grant_args(sim))
+    error = sim.expect_rejection("forbidden", "mo", "grant", **grant_args(sim))
     assert error.fields["missing_permission"] == "permissions.manage"
 
 
 def test_R_G1_subscription_cancel_is_never_grantable_not_even_by_the_owner() -> None:
     sim = Sim()
     sim.add("ann", "admin")
-    sim.reject("not_grantable", OWNER, "grant", **grant_args(sim, user_id="ann", permission="subscription.cancel"))
+    sim.expect_rejection(
+        "not_grantable", OWNER, "grant", **grant_args(sim, user_id="ann", permission="subscription.cancel")
+    )
 
 
 @pytest.mark.parametrize(
@@ -86,14 +88,14 @@ def test_R_G1_subscription_cancel_is_never_grantable_not_even_by_the_owner() -> 
 def test_R_G1_malformed_grants_are_validation_errors(overrides: dict[str, object]) -> None:
     sim = Sim()
     sim.add("bea", "broker")
-    sim.reject("validation_error", OWNER, "grant", **grant_args(sim, **overrides))
+    sim.expect_rejection("validation_error", OWNER, "grant", **grant_args(sim, **overrides))
 
 
 def test_R_G1_expiry_must_be_in_the_future_and_the_member_must_exist() -> None:
     sim = Sim()
     sim.add("bea", "broker")
-    sim.reject("validation_error", OWNER, "grant", **grant_args(sim, expires_at=sim.now))
-    sim.reject("not_found", OWNER, "grant", **grant_args(sim, user_id="ghost"))
+    sim.expect_rejection("validation_error", OWNER, "grant", **grant_args(sim, expires_at=sim.now))
+    sim.expect_rejection("not_found", OWNER, "grant", **grant_args(sim, user_id="ghost"))
 
 
 # ----------------------------------------------------------------- R-G2
@@ -104,12 +106,12 @@ def test_R_G2_grants_can_be_revoked_once() -> None:
     sim.add("bea", "broker")
     sim.add("mo", "manager")
     grant_id = sim.grant("bea", "billing.view")
-    sim.reject("forbidden", "mo", "revoke_grant", grant_id)
+    sim.expect_rejection("forbidden", "mo", "revoke_grant", grant_id)
     sim.do(OWNER, "revoke_grant", grant_id)
     [revoked] = sim.last
     assert (revoked.grant_id, revoked.user_id, revoked.reason) == (grant_id, "bea", "revoked")
     assert not holds(sim.tenant, "bea", "billing.view")
-    sim.reject("not_found", OWNER, "revoke_grant", grant_id)
+    sim.expect_rejection("not_found", OWNER, "revoke_grant", grant_id)
 
 
 def test_R_G2_grants_expire_by_themselves_at_their_expiry() -> None:
@@ -127,7 +129,7 @@ def test_R_G2_grants_expire_by_themselves_at_their_expiry() -> None:
         expiry,
     )
     assert grant_id not in sim.tenant.grants
-    sim.reject("not_found", OWNER, "revoke_grant", grant_id)
+    sim.expect_rejection("not_found", OWNER, "revoke_grant", grant_id)
 
 
 # ----------------------------------------------------------------- R-A1
@@ -151,31 +153,31 @@ def test_R_A1_unassign() -> None:
     sim.add("bea", "broker")
     sim.add("mia", "marketing")
     sim.assign("bea", "L-1")
-    sim.reject("forbidden", "mia", "unassign", "lead", "L-1")
+    sim.expect_rejection("forbidden", "mia", "unassign", "lead", "L-1")
     sim.do(OWNER, "unassign", "lead", "L-1")
     [unassigned] = sim.last
     assert (unassigned.resource_id, unassigned.user_id, unassigned.reason) == ("L-1", "bea", "unassigned")
-    sim.reject("not_found", OWNER, "unassign", "lead", "L-1")
+    sim.expect_rejection("not_found", OWNER, "unassign", "lead", "L-1")
 
 
 def test_R_A1_assigning_needs_leads_assign_on_each_resource() -> None:
     sim = Sim()
     sim.add("bea", "broker")
     sim.add("bob", "broker")
-    error = sim.reject("forbidden", "bea", "assign", "lead", ["L-1"], "bob")
+    error = sim.expect_rejection("forbidden", "bea", "assign", "lead", ["L-1"], "bob")
     assert error.fields["missing_permission"] == "leads.assign"
     sim.grant("bea", "leads.assign", "assigned")
     sim.assign("bea", "L-1")
     sim.assign("bob", "L-1", by="bea")  # her own lead
-    sim.reject("forbidden", "bea", "assign", "lead", ["L-1"], "bea")  # no longer hers
-    sim.reject("not_found", OWNER, "assign", "lead", ["L-1"], "ghost")
+    sim.expect_rejection("forbidden", "bea", "assign", "lead", ["L-1"], "bea")  # no longer hers
+    sim.expect_rejection("not_found", OWNER, "assign", "lead", ["L-1"], "ghost")
 
 
 @pytest.mark.parametrize("ids", [[], ["L-1", "L-1"], [f"L-{n}" for n in range(MAX_BULK + 1)]])
 def test_R_A1_bulk_takes_1_to_10000_distinct_ids(ids: list[str]) -> None:
     sim = Sim()
     sim.add("bea", "broker")
-    sim.reject("validation_error", OWNER, "assign", "lead", ids, "bea")
+    sim.expect_rejection("validation_error", OWNER, "assign", "lead", ids, "bea")
 
 
 def test_R_A1_bulk_of_10000_is_all_or_nothing() -> None:
@@ -186,7 +188,7 @@ def test_R_A1_bulk_of_10000_is_all_or_nothing() -> None:
     ids = [f"L-{n}" for n in range(MAX_BULK)]
     assert sim.assign("bea", *ids[:-1]) == MAX_BULK - 1
     # bea may hand over her own 9,999 leads but not the last one, which is not hers: nothing moves.
-    sim.reject("forbidden", "bea", "assign", "lead", ids, "bob")
+    sim.expect_rejection("forbidden", "bea", "assign", "lead", ids, "bob")
     assert sum(1 for a in sim.tenant.assignments.values() if a == "bea") == MAX_BULK - 1
     assert sim.assign("bob", *ids) == MAX_BULK
     [assigned] = sim.last
@@ -203,12 +205,12 @@ def test_R_A2_leads_go_only_to_members_who_could_view_their_details() -> None:
     sim.add("mia", "marketing")
     sim.add("aud", "auditor")
     sim.add("mo", "manager")
-    sim.reject("assignee_cannot_access", OWNER, "assign", "lead", ["L-1"], "mia")
-    sim.reject("assignee_cannot_access", OWNER, "assign", "lead", ["L-1"], "aud")
+    sim.expect_rejection("assignee_cannot_access", OWNER, "assign", "lead", ["L-1"], "mia")
+    sim.expect_rejection("assignee_cannot_access", OWNER, "assign", "lead", ["L-1"], "aud")
     sim.assign("mo", "L-1")
     sim.assign(OWNER, "L-2")
     sim.grant("mia", "leads.view_details", "resource", lead("L-3"))
     sim.assign("mia", "L-3")
-    sim.reject("assignee_cannot_access", OWNER, "assign", "lead", ["L-3", "L-4"], "mia")  # all or nothing
+    sim.expect_rejection("assignee_cannot_access", OWNER, "assign", "lead", ["L-3", "L-4"], "mia")  # all or nothing
     sim.grant("aud", "leads.booster", "assigned")  # implies view_details on what is assigned
     sim.assign("aud", "L-4", "L-5")

@@ -82,7 +82,7 @@ def test_R_H2_parents_may_be_of_any_type_and_lineage_walks_up() -> None:
 
 def test_R_H2_setting_parents_needs_settings_manage() -> None:
     sim = world()
-    error = sim.reject("forbidden", "mo", "set_resource_parent", "lead", "L-1", res("location:B"))
+    error = sim.expect_rejection("forbidden", "mo", "set_resource_parent", "lead", "L-1", res("location:B"))
     assert error.fields == {"missing_permission": "settings.manage"}
 
 
@@ -98,7 +98,7 @@ def test_R_H2_setting_parents_needs_settings_manage() -> None:
 def test_R_H2_a_parent_at_or_below_the_resource_is_a_cycle(child: str, parent: str) -> None:
     sim = tree()
     before = dict(sim.tenant.parents)
-    sim.reject("hierarchy_cycle", OWNER, "set_resource_parent", *pair(child), res(parent))
+    sim.expect_rejection("hierarchy_cycle", OWNER, "set_resource_parent", *pair(child), res(parent))
     assert sim.tenant.parents == before
 
 
@@ -190,12 +190,12 @@ def test_R_P9_a_permission_grant_on_a_resource_covers_its_descendants_too() -> N
 )
 def test_R_P9_bad_role_grants(overrides: dict, code: str) -> None:
     sim = tree()
-    sim.reject(code, OWNER, "grant", **grant_args(sim, **overrides))
+    sim.expect_rejection(code, OWNER, "grant", **grant_args(sim, **overrides))
 
 
 def test_R_P9_a_permission_names_a_resource_of_its_own_type_only() -> None:
     sim = tree()
-    sim.reject(
+    sim.expect_rejection(
         "validation_error",
         OWNER,
         "grant",
@@ -239,11 +239,11 @@ def deputy(sim: Sim, user_id: str = "dan", role: str = "broker") -> None:
 def test_R_P6_R_P9_nobody_grants_a_role_carrying_more_than_they_hold_there() -> None:
     sim = tree()
     deputy(sim)
-    error = sim.reject(
+    error = sim.expect_rejection(
         "escalation", "dan", "grant", **grant_args(sim, role="manager", scope="resource", resource=res("account:A"))
     )
     assert error.fields["scope"] == "resource"
-    sim.reject(
+    sim.expect_rejection(
         "escalation", "dan", "grant", **grant_args(sim, role="broker", scope="resource", resource=res("account:A"))
     )
 
@@ -255,16 +255,16 @@ def test_R_P6_R_P9_a_role_granted_on_a_container_can_be_passed_on_at_or_below_it
     role_grant(sim, "bea", "manager", "location:B", by="dan")
     role_grant(sim, "bea", "broker", "account:A", by="dan")
     sim.grant("bea", "leads.booster", "resource", lead("L-2"), by="dan")
-    sim.reject(
+    sim.expect_rejection(
         "escalation", "dan", "grant", **grant_args(sim, role="manager", scope="resource", resource=res("account:Z"))
     )
-    sim.reject(
+    sim.expect_rejection(
         "escalation",
         "dan",
         "grant",
         **grant_args(sim, permission="leads.booster", scope="resource", resource=lead("L-3")),
     )
-    sim.reject("escalation", "dan", "grant", **grant_args(sim, permission="leads.list", scope="all"))
+    sim.expect_rejection("escalation", "dan", "grant", **grant_args(sim, permission="leads.list", scope="all"))
 
 
 def test_R_P6_R_P9_an_assigned_container_gives_its_assignee_nothing_on_the_leads_below_it() -> None:
@@ -274,7 +274,7 @@ def test_R_P6_R_P9_an_assigned_container_gives_its_assignee_nothing_on_the_leads
     deputy(sim)
     sim.do(OWNER, "assign", "location", ["B"], "dan")
     assert rights(sim, "dan", "lead:L-1") == set()
-    sim.reject(
+    sim.expect_rejection(
         "escalation", "dan", "grant", **grant_args(sim, role="broker", scope="resource", resource=res("location:B"))
     )
 
@@ -283,10 +283,10 @@ def test_R_P6_R_P9_a_restriction_below_a_container_blocks_a_role_grant_on_it() -
     sim = tree()
     deputy(sim, role="manager")
     sim.do(OWNER, "restrict", user_id="dan", permission="leads.booster", scope="resource", resource=lead("L-1"))
-    sim.reject(
+    sim.expect_rejection(
         "escalation", "dan", "grant", **grant_args(sim, role="manager", scope="resource", resource=res("region:R"))
     )
-    sim.reject(
+    sim.expect_rejection(
         "escalation", "dan", "grant", **grant_args(sim, role="manager", scope="resource", resource=res("lead:L-1"))
     )
     role_grant(sim, "bea", "manager", "location:C", by="dan")
@@ -298,7 +298,7 @@ def test_R_P6_R_P9_an_assignment_restriction_of_a_lead_below_a_container_blocks_
     deputy(sim, role="manager")
     sim.assign("dan", "L-2")
     sim.do(OWNER, "restrict", user_id="dan", permission="leads.booster", scope="assigned")
-    sim.reject(
+    sim.expect_rejection(
         "escalation", "dan", "grant", **grant_args(sim, role="manager", scope="resource", resource=res("location:C"))
     )
     role_grant(sim, "bea", "manager", "location:B", by="dan")
@@ -328,20 +328,20 @@ def test_R_H1_set_manager_records_the_line_and_null_means_the_owner() -> None:
 
 def test_R_H1_reporting_lines_need_users_manage_and_members() -> None:
     sim = world()
-    error = sim.reject("forbidden", "mo", "set_manager", "bea", "mo")
+    error = sim.expect_rejection("forbidden", "mo", "set_manager", "bea", "mo")
     assert error.fields == {"missing_permission": "users.manage"}
-    sim.reject("not_found", OWNER, "set_manager", "ghost", "mo")
-    sim.reject("not_found", OWNER, "set_manager", "bea", "ghost")
+    sim.expect_rejection("not_found", OWNER, "set_manager", "ghost", "mo")
+    sim.expect_rejection("not_found", OWNER, "set_manager", "bea", "ghost")
 
 
 def test_R_H1_cycles_and_a_manager_for_the_owner_are_rejected() -> None:
     sim = world()
     reports(sim, "bea", "mo")
     reports(sim, "mia", "bea")
-    sim.reject("hierarchy_cycle", OWNER, "set_manager", "bea", "bea")
-    sim.reject("hierarchy_cycle", OWNER, "set_manager", "mo", "bea")
-    sim.reject("hierarchy_cycle", OWNER, "set_manager", "mo", "mia")
-    sim.reject("hierarchy_cycle", OWNER, "set_manager", OWNER, "ann")
+    sim.expect_rejection("hierarchy_cycle", OWNER, "set_manager", "bea", "bea")
+    sim.expect_rejection("hierarchy_cycle", OWNER, "set_manager", "mo", "bea")
+    sim.expect_rejection("hierarchy_cycle", OWNER, "set_manager", "mo", "mia")
+    sim.expect_rejection("hierarchy_cycle", OWNER, "set_manager", OWNER, "ann")
     reports(sim, "mia", "mo")  # sideways is fine
     reports(sim, "ann", "mia")
 
@@ -442,18 +442,20 @@ def test_R_P6_R_H1_a_team_scope_covers_a_named_lead_only_while_it_is_the_teams()
     sim.assign("mo", "L-2")
     sim.grant("mia", "leads.view_details", "resource", lead("L-1"), by="tom")
     sim.grant("mia", "leads.view_details", "team", by="tom")
-    sim.reject(
+    sim.expect_rejection(
         "escalation",
         "tom",
         "grant",
         **grant_args(sim, user_id="mia", permission="leads.view_details", scope="resource", resource=lead("L-2")),
     )
-    sim.reject(
+    sim.expect_rejection(
         "escalation", "tom", "grant", **grant_args(sim, user_id="mia", permission="leads.view_details", scope="all")
     )
-    sim.reject("escalation", "tom", "grant", **grant_args(sim, user_id="mia", permission="leads.booster", scope="team"))
+    sim.expect_rejection(
+        "escalation", "tom", "grant", **grant_args(sim, user_id="mia", permission="leads.booster", scope="team")
+    )
     redefine(sim, "team_lead", ("leads.view_details", "assigned"), ("permissions.manage", "all"))
-    sim.reject(
+    sim.expect_rejection(
         "escalation",
         "tom",
         "grant",

@@ -40,7 +40,7 @@ def test_R_M2_seat_orders_are_never_reused() -> None:
 def test_R_M2_adding_needs_users_manage() -> None:
     sim = Sim()
     sim.add("mo", "manager")
-    error = sim.reject(
+    error = sim.expect_rejection(
         "forbidden",
         "mo",
         "add_member",
@@ -58,9 +58,9 @@ def test_R_M1_user_id_and_email_are_unique_within_the_tenant() -> None:
     sim = Sim()
     sim.add("ann", "broker", email="ann@acme.example")
     args = dict(name="X", role="broker", token_id="t", token_hash="h")
-    sim.reject("already_member", OWNER, "add_member", user_id="ann", email="other@acme.example", **args)
-    sim.reject("already_member", OWNER, "add_member", user_id="ann2", email="ANN@acme.example", **args)
-    sim.reject("already_member", OWNER, "add_member", user_id=OWNER, email="new@acme.example", **args)
+    sim.expect_rejection("already_member", OWNER, "add_member", user_id="ann", email="other@acme.example", **args)
+    sim.expect_rejection("already_member", OWNER, "add_member", user_id="ann2", email="ANN@acme.example", **args)
+    sim.expect_rejection("already_member", OWNER, "add_member", user_id=OWNER, email="new@acme.example", **args)
 
 
 def test_R_M1_one_user_may_be_a_member_of_several_tenants() -> None:
@@ -89,9 +89,9 @@ def test_R_M3_role_change_needs_users_manage_an_existing_member_and_a_known_role
     sim = Sim()
     sim.add("bea", "broker")
     sim.add("mo", "manager")
-    sim.reject("forbidden", "mo", "change_role", "bea", "marketing")
-    sim.reject("not_found", OWNER, "change_role", "ghost", "marketing")
-    sim.reject("validation_error", OWNER, "change_role", "bea", "wizard")
+    sim.expect_rejection("forbidden", "mo", "change_role", "bea", "marketing")
+    sim.expect_rejection("not_found", OWNER, "change_role", "ghost", "marketing")
+    sim.expect_rejection("validation_error", OWNER, "change_role", "bea", "wizard")
 
 
 def test_R_M3_removal_releases_assignments_and_revokes_grants_and_tokens_in_order() -> None:
@@ -115,14 +115,14 @@ def test_R_M3_removal_releases_assignments_and_revokes_grants_and_tokens_in_orde
     assert "bea" not in sim.tenant.members
     assert not sim.tenant.assignments and not sim.tenant.grants
     assert {t.user_id for t in sim.tenant.tokens.values()} == {OWNER}
-    sim.reject("not_found", OWNER, "remove_member", "bea")
+    sim.expect_rejection("not_found", OWNER, "remove_member", "bea")
 
 
 def test_R_M3_a_member_may_leave_without_users_manage() -> None:
     sim = Sim()
     sim.add("bea", "broker")
     sim.add("bob", "broker")
-    sim.reject("forbidden", "bea", "remove_member", "bob")
+    sim.expect_rejection("forbidden", "bea", "remove_member", "bob")
     sim.do("bea", "remove_member", "bea")
     assert sim.last[-1].reason == "left" and sim.last[-1].actor == "bea"
     assert sim.tenant.used == 1
@@ -143,14 +143,14 @@ def test_R_M4_no_command_drops_users_manage_holders_below_the_policy() -> None:
     sim = Sim(min_admins=2)
     sim.add("ann", "admin")
     sim.add("mia", "marketing")
-    sim.reject("min_admins", OWNER, "change_role", "ann", "manager")
-    sim.reject("min_admins", OWNER, "remove_member", "ann")
-    sim.reject("min_admins", "ann", "remove_member", "ann")  # leaving too
+    sim.expect_rejection("min_admins", OWNER, "change_role", "ann", "manager")
+    sim.expect_rejection("min_admins", OWNER, "remove_member", "ann")
+    sim.expect_rejection("min_admins", "ann", "remove_member", "ann")  # leaving too
     sim.do(OWNER, "change_role", "ann", "admin")  # unchanged: fine
     grant_id = sim.grant("mia", "users.manage")
     sim.do(OWNER, "change_role", "ann", "manager")  # mia now holds users.manage through her grant
-    sim.reject("min_admins", OWNER, "revoke_grant", grant_id)
-    sim.reject("min_admins", OWNER, "remove_member", "mia")
+    sim.expect_rejection("min_admins", OWNER, "revoke_grant", grant_id)
+    sim.expect_rejection("min_admins", OWNER, "remove_member", "mia")
     sim.do(OWNER, "change_role", "mia", "admin")  # role and grant both give it
     sim.do(OWNER, "revoke_grant", grant_id)
     assert sim.last[0].reason == "revoked"
@@ -159,14 +159,14 @@ def test_R_M4_no_command_drops_users_manage_holders_below_the_policy() -> None:
 def test_R_M4_policy_change_needs_settings_manage_and_at_least_one() -> None:
     sim = Sim()
     sim.add("mo", "manager")
-    sim.reject("forbidden", "mo", "change_policy", 2)
-    sim.reject("validation_error", OWNER, "change_policy", 0)
+    sim.expect_rejection("forbidden", "mo", "change_policy", 2)
+    sim.expect_rejection("validation_error", OWNER, "change_policy", 0)
     sim.do(OWNER, "change_policy", 3)
     [changed] = sim.last
     assert (changed.min_admins, changed.old_min_admins) == (3, 1)
     # Raising the policy above the current count is accepted; from then on the count cannot drop.
     sim.add("ann", "admin")
-    sim.reject("min_admins", OWNER, "remove_member", "ann")
+    sim.expect_rejection("min_admins", OWNER, "remove_member", "ann")
 
 
 # ----------------------------------------------------------------- R-I1…R-I3
@@ -185,17 +185,23 @@ def test_R_I1_an_invitation_reserves_a_seat_and_expires_after_7_days() -> None:
     assert isinstance(expired, ev.InvitationExpired)
     assert (expired.actor, expired.occurred_at) == ("system", sent.expires_at)
     assert sim.tenant.used == 0
-    sim.reject("invitation_not_pending", "x", "decline_invitation", sim.tokens[invitation_id])
+    sim.expect_rejection("invitation_not_pending", "x", "decline_invitation", sim.tokens[invitation_id])
 
 
 def test_R_I1_inviting_needs_users_manage_and_obeys_no_escalation() -> None:
     sim = Sim()
     sim.add("mo", "manager")
-    sim.reject("forbidden", "mo", "invite", email="x@acme.example", role="broker", token_hash="h", now=sim.now)
+    sim.expect_rejection(
+        "forbidden", "mo", "invite", email="x@acme.example", role="broker", token_hash="h", now=sim.now
+    )
     sim.grant("mo", "users.manage")
     sim.invite("x@acme.example", "manager", by="mo")
-    sim.reject("escalation", "mo", "invite", email="y@acme.example", role="admin", token_hash="h", now=sim.now)
-    sim.reject("validation_error", "mo", "invite", email="y@acme.example", role="boss", token_hash="h", now=sim.now)
+    sim.expect_rejection(
+        "escalation", "mo", "invite", email="y@acme.example", role="admin", token_hash="h", now=sim.now
+    )
+    sim.expect_rejection(
+        "validation_error", "mo", "invite", email="y@acme.example", role="boss", token_hash="h", now=sim.now
+    )
 
 
 def test_R_I2_accepting_makes_a_member_with_its_own_token() -> None:
@@ -215,7 +221,7 @@ def test_R_I2_accepting_makes_a_member_with_its_own_token() -> None:
     )
     assert member.user_id == "xena" and sim.tenant.invitations[invitation_id].invited_by == "ann"
     assert sim.tenant.used == 2
-    sim.reject(
+    sim.expect_rejection(
         "invitation_not_pending",
         "yves",
         "accept_invitation",
@@ -236,10 +242,10 @@ def test_R_I2_declined_revoked_and_unknown_invitations() -> None:
     sim.do(OWNER, "revoke_invitation", second)
     assert sim.last[0].reason == "revoked"
     assert sim.tenant.used == 0
-    sim.reject("invitation_not_pending", OWNER, "revoke_invitation", second)
-    sim.reject("invitation_not_pending", OWNER, "resend_invitation", first, "h", sim.now)
-    sim.reject("not_found", OWNER, "revoke_invitation", "inv_999")
-    sim.reject("unauthenticated", "invitee", "decline_invitation", "never-issued")
+    sim.expect_rejection("invitation_not_pending", OWNER, "revoke_invitation", second)
+    sim.expect_rejection("invitation_not_pending", OWNER, "resend_invitation", first, "h", sim.now)
+    sim.expect_rejection("not_found", OWNER, "revoke_invitation", "inv_999")
+    sim.expect_rejection("unauthenticated", "invitee", "decline_invitation", "never-issued")
 
 
 def test_R_I2_resend_gives_a_new_token_and_expiry_and_the_old_token_dies() -> None:
@@ -253,7 +259,7 @@ def test_R_I2_resend_gives_a_new_token_and_expiry_and_the_old_token_dies() -> No
     sim.tokens[invitation_id] = "hash-new"
     sim.later(days=2)  # past the first expiry
     assert sim.tenant.invitations[invitation_id].status == "pending"
-    sim.reject(
+    sim.expect_rejection(
         "unauthenticated",
         "xena",
         "accept_invitation",
@@ -270,7 +276,7 @@ def test_R_I2_accepting_with_a_taken_user_id_is_already_member() -> None:
     sim = Sim()
     sim.add("ann", "broker")
     invitation_id = sim.invite("x@acme.example", "broker")
-    sim.reject(
+    sim.expect_rejection(
         "already_member",
         "ann",
         "accept_invitation",
@@ -286,11 +292,13 @@ def test_R_I3_one_pending_invitation_per_email_and_none_for_members() -> None:
     sim = Sim()
     sim.add("ann", "broker")
     invitation_id = sim.invite("x@acme.example", "broker")
-    sim.reject(
+    sim.expect_rejection(
         "invitation_pending", OWNER, "invite", email="X@ACME.example", role="broker", token_hash="h", now=sim.now
     )
-    sim.reject("already_member", OWNER, "invite", email="ann@acme.example", role="broker", token_hash="h", now=sim.now)
-    sim.reject(
+    sim.expect_rejection(
+        "already_member", OWNER, "invite", email="ann@acme.example", role="broker", token_hash="h", now=sim.now
+    )
+    sim.expect_rejection(
         "invitation_pending",
         OWNER,
         "add_member",
@@ -315,10 +323,10 @@ def test_member_tokens_are_issued_to_oneself_and_revoked_by_self_or_users_manage
     sim.do("bea", "issue_token", "tok_b2", "hash-b2", "ci")
     [issued] = sim.last
     assert (issued.user_id, issued.label, issued.actor) == ("bea", "ci", "bea")
-    sim.reject("forbidden", "operator", "issue_token", "t", "h", None)
-    sim.reject("forbidden", "bob", "revoke_token", "tok_b2")
-    sim.reject("forbidden", "bob", "revoke_token", "tok_unknown")
-    sim.reject("not_found", OWNER, "revoke_token", "tok_unknown")
+    sim.expect_rejection("forbidden", "operator", "issue_token", "t", "h", None)
+    sim.expect_rejection("forbidden", "bob", "revoke_token", "tok_b2")
+    sim.expect_rejection("forbidden", "bob", "revoke_token", "tok_unknown")
+    sim.expect_rejection("not_found", OWNER, "revoke_token", "tok_unknown")
     sim.do("bea", "revoke_token", "tok_b2")
     assert (sim.last[0].user_id, sim.last[0].reason) == ("bea", "revoked")
     bob_token = next(t.token_id for t in sim.tenant.tokens.values() if t.user_id == "bob")

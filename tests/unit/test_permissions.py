@@ -184,7 +184,7 @@ def test_R_P6_holder_of_users_manage_cannot_give_a_role_wider_than_their_own() -
     sim.add("mia", "marketing")
     sim.grant("mia", "users.manage")
     sim.add("max", "marketing", by="mia")  # marketing gives nothing mia lacks
-    error = sim.reject(
+    error = sim.expect_rejection(
         "escalation",
         "mia",
         "add_member",
@@ -196,8 +196,10 @@ def test_R_P6_holder_of_users_manage_cannot_give_a_role_wider_than_their_own() -
         token_hash="h",
     )
     assert error.fields["permission"] in role_permissions("broker")
-    sim.reject("escalation", "mia", "change_role", "max", "admin")
-    sim.reject("escalation", "mia", "invite", email="x@acme.example", role="manager", token_hash="h", now=sim.now)
+    sim.expect_rejection("escalation", "mia", "change_role", "max", "admin")
+    sim.expect_rejection(
+        "escalation", "mia", "invite", email="x@acme.example", role="manager", token_hash="h", now=sim.now
+    )
 
 
 def test_R_P6_a_grant_cannot_exceed_the_grantors_scope() -> None:
@@ -206,7 +208,7 @@ def test_R_P6_a_grant_cannot_exceed_the_grantors_scope() -> None:
     sim.add("bob", "broker")
     sim.grant("bea", "permissions.manage")
     # bea holds leads.view_details only on leads assigned to her.
-    sim.reject(
+    sim.expect_rejection(
         "escalation",
         "bea",
         "grant",
@@ -218,7 +220,7 @@ def test_R_P6_a_grant_cannot_exceed_the_grantors_scope() -> None:
         now=sim.now,
     )
     sim.grant("bob", "leads.view_details", "assigned", by="bea")  # assigned covers assigned
-    sim.reject(
+    sim.expect_rejection(
         "escalation",
         "bea",
         "grant",
@@ -234,7 +236,7 @@ def test_R_P6_a_grant_cannot_exceed_the_grantors_scope() -> None:
     assert sim.tenant.grants[grant_id].granted_by == "bea"
     # bea's assigned scope no longer covers L-1 once it moves to someone else (R-P6).
     sim.assign("bob", "L-1")
-    sim.reject(
+    sim.expect_rejection(
         "escalation",
         "bea",
         "grant",
@@ -252,7 +254,7 @@ def test_R_P6_nobody_can_give_a_permission_they_do_not_hold_even_narrowly() -> N
     sim.add("aud", "auditor")
     sim.add("mia", "marketing")
     sim.grant("aud", "permissions.manage")
-    sim.reject(
+    sim.expect_rejection(
         "escalation",
         "aud",
         "grant",

@@ -68,22 +68,22 @@ def test_R_P8_lifting_restores_and_a_lifted_restriction_is_gone() -> None:
     assert (lifted.restriction_id, lifted.user_id, lifted.reason) == (restriction_id, "mo", "lifted")
     assert lead_rights(sim, "mo", "lead:L-1") == set(LEADS)
     assert restriction_id not in sim.tenant.restrictions
-    sim.reject("not_found", OWNER, "lift_restriction", restriction_id)
-    sim.reject("not_found", OWNER, "lift_restriction", "restr_404")
+    sim.expect_rejection("not_found", OWNER, "lift_restriction", restriction_id)
+    sim.expect_rejection("not_found", OWNER, "lift_restriction", "restr_404")
 
 
 def test_R_P8_restricting_and_lifting_need_permissions_manage() -> None:
     sim = world()
     restriction_id = restrict(sim, "bea", "contacts.create")
-    error = sim.reject("forbidden", "mo", "restrict", user_id="bea", permission="leads.list")
+    error = sim.expect_rejection("forbidden", "mo", "restrict", user_id="bea", permission="leads.list")
     assert error.fields == {"missing_permission": "permissions.manage"}
-    sim.reject("forbidden", "mo", "lift_restriction", restriction_id)
+    sim.expect_rejection("forbidden", "mo", "lift_restriction", restriction_id)
 
 
 def test_R_P8_the_owner_cannot_be_restricted() -> None:
     sim = world()
     for permission in ("leads.list", "users.manage", "subscription.cancel"):
-        sim.reject("owner_immutable", "ann", "restrict", user_id=OWNER, permission=permission)
+        sim.expect_rejection("owner_immutable", "ann", "restrict", user_id=OWNER, permission=permission)
     assert not sim.tenant.restrictions
 
 
@@ -101,12 +101,12 @@ def test_R_P8_the_owner_cannot_be_restricted() -> None:
 )
 def test_R_P8_bad_restrictions_are_validation_errors(body: dict) -> None:
     sim = world()
-    sim.reject("validation_error", OWNER, "restrict", **body)
+    sim.expect_rejection("validation_error", OWNER, "restrict", **body)
 
 
 def test_R_P8_restricting_someone_who_is_not_a_member_is_not_found() -> None:
     sim = world()
-    sim.reject("not_found", OWNER, "restrict", user_id="ghost", permission="leads.list")
+    sim.expect_rejection("not_found", OWNER, "restrict", user_id="ghost", permission="leads.list")
 
 
 def test_R_P8_a_restriction_may_precede_the_permission_and_still_withdraws_it() -> None:
@@ -125,7 +125,7 @@ def test_R_P8_deny_overrides_the_role() -> None:
     sim = world()
     restrict(sim, "ann", "settings.manage")
     assert not can(sim, "ann", "settings.manage") and not can(sim, "ann", "settings.manage", scope="all")
-    sim.reject("forbidden", "ann", "change_policy", 2)
+    sim.expect_rejection("forbidden", "ann", "change_policy", 2)
 
 
 def test_R_P8_deny_overrides_a_grant_at_every_scope() -> None:
@@ -282,10 +282,12 @@ def test_R_P6_R_P8_nobody_restricts_what_they_do_not_hold_there() -> None:
     delegate(sim, "dan", "permissions.manage")
     sim.assign("dan", "L-1")
     for scope in ("all", "team"):
-        error = sim.reject("escalation", "dan", "restrict", user_id="bea", permission="leads.view_details", scope=scope)
+        error = sim.expect_rejection(
+            "escalation", "dan", "restrict", user_id="bea", permission="leads.view_details", scope=scope
+        )
         assert error.fields == {"permission": "leads.view_details", "scope": scope}
-    sim.reject("escalation", "dan", "restrict", user_id="bea", permission="audit.read")
-    sim.reject(
+    sim.expect_rejection("escalation", "dan", "restrict", user_id="bea", permission="audit.read")
+    sim.expect_rejection(
         "escalation", "dan", "restrict", user_id="bea", permission="leads.list", scope="resource", resource=lead("L-2")
     )
     restrict(sim, "bea", "leads.view_details", "assigned", by="dan")
@@ -298,17 +300,21 @@ def test_R_P6_R_P8_a_restricted_manager_cannot_give_around_it() -> None:
     sim.assign("mo", "L-1")
     delegate(sim, "mo", "permissions.manage", "users.manage")
     restrict(sim, "mo", "leads.view_details", "team")
-    sim.reject("escalation", "mo", "grant", **grant_args(sim, permission="leads.view_details", scope="all"))
-    sim.reject("escalation", "mo", "grant", **grant_args(sim, permission="leads.view_details", scope="assigned"))
-    sim.reject(
+    sim.expect_rejection("escalation", "mo", "grant", **grant_args(sim, permission="leads.view_details", scope="all"))
+    sim.expect_rejection(
+        "escalation", "mo", "grant", **grant_args(sim, permission="leads.view_details", scope="assigned")
+    )
+    sim.expect_rejection(
         "escalation",
         "mo",
         "grant",
         **grant_args(sim, permission="leads.booster", scope="resource", resource=lead("L-1")),
     )
-    sim.reject("escalation", "mo", "change_role", "mia", "broker")
-    sim.reject("escalation", "mo", "restrict", user_id="bea", permission="leads.view_details", scope="assigned")
-    sim.reject(
+    sim.expect_rejection("escalation", "mo", "change_role", "mia", "broker")
+    sim.expect_rejection(
+        "escalation", "mo", "restrict", user_id="bea", permission="leads.view_details", scope="assigned"
+    )
+    sim.expect_rejection(
         "escalation",
         "mo",
         "define_role",
@@ -327,18 +333,18 @@ def test_R_P6_R_P8_a_restricted_manager_cannot_give_around_it() -> None:
 
 def test_R_M4_a_restriction_that_drops_users_manage_below_the_policy_is_rejected() -> None:
     sim = world(min_admins=2)
-    sim.reject("min_admins", OWNER, "restrict", user_id="ann", permission="users.manage")
+    sim.expect_rejection("min_admins", OWNER, "restrict", user_id="ann", permission="users.manage")
     sim.do(OWNER, "change_role", "mo", "admin")
     restrict(sim, "ann", "users.manage")
     assert Access(sim.tenant).user_managers() == 2
-    sim.reject("min_admins", OWNER, "restrict", user_id="mo", permission="users.manage")
+    sim.expect_rejection("min_admins", OWNER, "restrict", user_id="mo", permission="users.manage")
     # other permissions are no concern of R-M4
     restrict(sim, "mo", "permissions.manage")
 
 
 def test_R_M4_restricting_oneself_counts_too() -> None:
     sim = world(min_admins=2)
-    sim.reject("min_admins", "ann", "restrict", user_id="ann", permission="users.manage")
+    sim.expect_rejection("min_admins", "ann", "restrict", user_id="ann", permission="users.manage")
 
 
 def test_R_M4_removing_a_restricted_admin_is_judged_on_who_really_manages_users() -> None:
@@ -346,4 +352,4 @@ def test_R_M4_removing_a_restricted_admin_is_judged_on_who_really_manages_users(
     sim.do(OWNER, "change_role", "mo", "admin")
     restrict(sim, "ann", "users.manage")
     sim.do(OWNER, "remove_member", "ann")  # ann no longer managed users: the count stays at 2
-    sim.reject("min_admins", OWNER, "remove_member", "mo")
+    sim.expect_rejection("min_admins", OWNER, "remove_member", "mo")

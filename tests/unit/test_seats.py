@@ -26,7 +26,7 @@ def test_R_S1_no_command_may_exceed_capacity() -> None:
     sim = Sim(included_seats=2)
     sim.add("ann", "admin")
     invitation_id = sim.invite("x@acme.example", "broker")
-    error = sim.reject(
+    error = sim.expect_rejection(
         "seat_limit_reached",
         OWNER,
         "add_member",
@@ -38,7 +38,7 @@ def test_R_S1_no_command_may_exceed_capacity() -> None:
         token_hash="h",
     )
     assert error.fields["capacity"] == 2
-    sim.reject(
+    sim.expect_rejection(
         "seat_limit_reached", "ann", "invite", email="y@acme.example", role="broker", token_hash="h", now=sim.now
     )
     sim.accept(invitation_id, "xena")  # the reserved seat becomes a member's
@@ -49,7 +49,7 @@ def test_R_S1_no_command_may_exceed_capacity() -> None:
 
 def test_R_S1_zero_included_seats_leaves_the_owner_alone() -> None:
     sim = Sim(included_seats=0)
-    sim.reject(
+    sim.expect_rejection(
         "seat_limit_reached", OWNER, "invite", email="y@acme.example", role="broker", token_hash="h", now=sim.now
     )
     sim.buy_addon()
@@ -84,9 +84,9 @@ def test_R_S2_owner_and_admins_may_buy_more_than_once_others_may_not() -> None:
     sim.buy_addon("ann")
     assert sim.tenant.capacity == 35
     assert {a.currency for a in sim.tenant.addons.values()} == {"CHF"}
-    error = sim.reject("forbidden", "mo", "purchase_addon", "user-seats", sim.now)
+    error = sim.expect_rejection("forbidden", "mo", "purchase_addon", "user-seats", sim.now)
     assert error.fields["missing_permission"] == "addons.purchase"
-    sim.reject("validation_error", OWNER, "purchase_addon", "gold-seats", sim.now)
+    sim.expect_rejection("validation_error", OWNER, "purchase_addon", "gold-seats", sim.now)
 
 
 def test_R_S2_each_following_month_is_charged_49_on_the_first() -> None:
@@ -110,15 +110,15 @@ def test_R_S3_add_on_cancellation_takes_effect_at_term_end_and_can_be_withdrawn(
     sim.add("ann", "admin")
     sim.add("mo", "manager")
     addon_id = sim.buy_addon()
-    sim.reject("forbidden", "mo", "cancel_addon", addon_id)
-    sim.reject("not_found", "ann", "cancel_addon", "addon_999")
+    sim.expect_rejection("forbidden", "mo", "cancel_addon", addon_id)
+    sim.expect_rejection("not_found", "ann", "cancel_addon", "addon_999")
     sim.do("ann", "cancel_addon", addon_id)
     [scheduled] = sim.last
     assert (scheduled.addon_id, scheduled.effective_at) == (addon_id, TERM_END)
-    sim.reject("cancellation_already_scheduled", "ann", "cancel_addon", addon_id)
+    sim.expect_rejection("cancellation_already_scheduled", "ann", "cancel_addon", addon_id)
     sim.do("ann", "withdraw_addon_cancellation", addon_id)
     assert sim.tenant.addons[addon_id].status == "active"
-    sim.reject("cancellation_not_scheduled", "ann", "withdraw_addon_cancellation", addon_id)
+    sim.expect_rejection("cancellation_not_scheduled", "ann", "withdraw_addon_cancellation", addon_id)
     sim.at(TERM_END)
     assert sim.tenant.addons[addon_id].status == "active"
 
@@ -133,8 +133,8 @@ def test_R_S3_a_cancelled_add_on_ends_at_term_end_and_then_is_not_active() -> No
     assert [type(e) for e in events] == [ev.AddOnEnded, ev.TermRenewed]
     assert (events[0].actor, events[0].occurred_at, events[0].seats) == ("system", TERM_END, 15)
     assert sim.tenant.capacity == 5
-    sim.reject("addon_not_active", OWNER, "cancel_addon", addon_id)
-    sim.reject("addon_not_active", OWNER, "withdraw_addon_cancellation", addon_id)
+    sim.expect_rejection("addon_not_active", OWNER, "cancel_addon", addon_id)
+    sim.expect_rejection("addon_not_active", OWNER, "withdraw_addon_cancellation", addon_id)
 
 
 # ----------------------------------------------------------------- R-S4 (seed 000)

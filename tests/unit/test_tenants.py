@@ -94,18 +94,20 @@ def test_R_T1_zero_included_seats_is_a_valid_plan() -> None:
 def test_R_T2_the_owner_cannot_be_removed_leave_or_change_role() -> None:
     sim = Sim()
     sim.add("ann", "admin")
-    sim.reject("owner_immutable", "ann", "remove_member", OWNER)
-    sim.reject("owner_immutable", OWNER, "remove_member", OWNER)
-    sim.reject("owner_immutable", "ann", "change_role", OWNER, "admin")
-    sim.reject("owner_immutable", OWNER, "change_role", OWNER, "owner")
+    sim.expect_rejection("owner_immutable", "ann", "remove_member", OWNER)
+    sim.expect_rejection("owner_immutable", OWNER, "remove_member", OWNER)
+    sim.expect_rejection("owner_immutable", "ann", "change_role", OWNER, "admin")
+    sim.expect_rejection("owner_immutable", OWNER, "change_role", OWNER, "owner")
 
 
 def test_R_T2_the_owner_role_is_never_given() -> None:
     sim = Sim()
     sim.add("ann", "admin")
-    sim.reject("owner_immutable", OWNER, "change_role", "ann", "owner")
-    sim.reject("owner_immutable", OWNER, "invite", email="x@acme.example", role="owner", token_hash="h", now=sim.now)
-    sim.reject(
+    sim.expect_rejection("owner_immutable", OWNER, "change_role", "ann", "owner")
+    sim.expect_rejection(
+        "owner_immutable", OWNER, "invite", email="x@acme.example", role="owner", token_hash="h", now=sim.now
+    )
+    sim.expect_rejection(
         "owner_immutable",
         OWNER,
         "add_member",
@@ -125,15 +127,15 @@ def test_R_T2_the_owner_role_is_never_given() -> None:
 def test_R_T3_only_the_owner_cancels_the_subscription() -> None:
     sim = Sim()
     sim.add("ann", "admin")
-    error = sim.reject("forbidden", "ann", "cancel_subscription")
+    error = sim.expect_rejection("forbidden", "ann", "cancel_subscription")
     assert error.fields["missing_permission"] == "subscription.cancel"
     sim.do(OWNER, "cancel_subscription")
     [scheduled] = sim.last
     assert isinstance(scheduled, ev.SubscriptionCancellationScheduled)
     assert scheduled.effective_at == midnight(date(2030, 2, 1))
     assert sim.tenant.status == "cancellation_scheduled"
-    sim.reject("cancellation_already_scheduled", OWNER, "cancel_subscription")
-    sim.reject("forbidden", "ann", "withdraw_cancellation")
+    sim.expect_rejection("cancellation_already_scheduled", OWNER, "cancel_subscription")
+    sim.expect_rejection("forbidden", "ann", "withdraw_cancellation")
 
 
 def test_R_T3_everything_works_until_the_term_end_and_the_cancellation_can_be_withdrawn() -> None:
@@ -145,7 +147,7 @@ def test_R_T3_everything_works_until_the_term_end_and_the_cancellation_can_be_wi
     sim.do(OWNER, "withdraw_cancellation")
     assert isinstance(sim.last[0], ev.SubscriptionCancellationWithdrawn)
     assert sim.tenant.status == "active"
-    sim.reject("cancellation_not_scheduled", OWNER, "withdraw_cancellation")
+    sim.expect_rejection("cancellation_not_scheduled", OWNER, "withdraw_cancellation")
     sim.at(utc(2030, 2, 1))
     assert sim.tenant.status == "active"
     assert sim.tenant.term_end == date(2030, 3, 1)
@@ -263,13 +265,13 @@ def test_R_T5_a_closed_tenant_accepts_no_command() -> None:
     public = {name for name in dir(Tenant) if not name.startswith("_")}
     assert {name for name, _, _ in commands} <= public
     for name, args, kwargs in commands:
-        sim.reject("tenant_closed", OWNER, name, *args, **kwargs)
-    sim.reject("tenant_closed", "bea", "remove_member", "bea")  # leaving, too
+        sim.expect_rejection("tenant_closed", OWNER, name, *args, **kwargs)
+    sim.expect_rejection("tenant_closed", "bea", "remove_member", "bea")  # leaving, too
 
 
 def test_R_T5_a_closed_tenant_is_never_reopened() -> None:
     sim, *_ = closed_sim()
-    sim.reject("tenant_closed", OWNER, "withdraw_cancellation")
+    sim.expect_rejection("tenant_closed", OWNER, "withdraw_cancellation")
     sim.later(days=800)
     assert sim.tenant.status == "closed"
 
