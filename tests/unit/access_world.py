@@ -1,6 +1,6 @@
 """Shorthands for the issue-6 unit tests: custom roles, restrictions, role grants, reporting lines, resource trees.
 
-Every shorthand goes through `Sim.do`, so a rejection is checked to change nothing (R-X2); `Sim.reject` is used
+Every shorthand goes through `Sim.do`, so a rejection is checked to change nothing (R-X2); `Sim.expect_rejection` is used
 directly where a test expects one.
 """
 
