@@ -22,7 +22,7 @@ from domain.application import AccessLedger, Actor
 from domain.clock import ManualClock
 from projections import all_projections
 from projections.db import ReadStore
-from projections.queries import Queries
+from projections.queries.facade import Queries
 from projections.runner import Runner
 
 START = datetime(2026, 11, 16, 9, 30, tzinfo=UTC)
@@ -101,7 +101,7 @@ def main() -> None:
     as_of = [rng.choice(instants) for _ in range(4096)]
 
     from_db = Queries(store)
-    in_memory = Queries(store, position_source=runner.known_position)  # as api/services.py wires it
+    in_memory = Queries(store, position_source=runner.known_position)  # as api/runtime.py wires it
 
     def now_db(i: int) -> object:
         user, permission, resource = cases[i % 4096]

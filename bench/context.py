@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from api.services import Services, build_services
+from api.runtime import Services, build_services
 from api.settings import Settings
 from bench.harness import Row, Sizes, count_label
 from bench.workload import History, churned_history, history_start, matrix_tenant

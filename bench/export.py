@@ -14,7 +14,7 @@ import time
 
 from bench.context import DbRun, log
 from bench.harness import Row, Sizes, count_label, rss_bytes
-from projections.audit import TABLE, private_reader
+from projections.audit.projection import TABLE, private_reader
 
 MB = 1024 * 1024
 

@@ -49,7 +49,7 @@ def preload(dbs: list[DbRun], counts: list[int]) -> None:
 
 
 def main(url: str, key: str, events: int, out: str) -> None:
-    from api.services import build_services
+    from api.runtime import build_services
     from api.settings import Settings
 
     started = time.perf_counter()

@@ -19,9 +19,9 @@ from typing import Any
 
 from domain.application import AccessLedger, Actor, hash_token, new_token
 from domain.clock import ManualClock
-from domain.events import EventContext, acting
+from domain.tenant.metadata import EventContext, acting
 from projections import all_projections
-from projections.audit import AuditProjection
+from projections.audit.projection import AuditProjection
 from projections.db import ReadStore
 from projections.rebuild import rebuild
 from projections.runner import Runner

@@ -32,7 +32,7 @@ def free_port() -> int:
 
 
 class Server:
-    """`python -m api.cli serve` on the run's database; `with Server(db) as server: server.url`."""
+    """`python -m api.cli.main serve` on the run's database; `with Server(db) as server: server.url`."""
 
     def __init__(self, db: DbRun) -> None:
         self.db = db
@@ -50,7 +50,7 @@ class Server:
         }
         with open(self.log_path, "wb") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                [sys.executable, "-m", "api.cli.main", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
                 cwd=ROOT,
                 env=env,
                 stdout=out,

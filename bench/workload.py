@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from domain.application import AccessLedger, hash_token
-from domain.events import EventContext, acting
-from domain.tenant import Tenant, tenant_uuid
+from domain.tenant.aggregate import Tenant, tenant_uuid
+from domain.tenant.metadata import EventContext, acting
 
 STEP = timedelta(seconds=1)
 LEAD_POOL = 1000

@@ -17,10 +17,10 @@ from domain.clock import Clock, SystemClock
 from domain.codec import DataclassAsDict, DateAsISO
 from domain.due import apply_due_changes, scheduled_removals
 from domain.errors import DomainError, not_found, validation
-from domain.events import OPERATOR, EventContext, acting
-from domain.state import STATE_CLASSES
 from domain.storage import Database, parse_database_url
-from domain.tenant import Tenant, tenant_uuid
+from domain.tenant.aggregate import Tenant, tenant_uuid
+from domain.tenant.metadata import OPERATOR, EventContext, acting
+from domain.tenant.records import STATE_CLASSES
 from domain.tokens import (  # noqa: F401 - re-exported: adapters import them from here
     INVITATION_TOKEN_PREFIX,
     hash_token,

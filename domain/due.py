@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from domain import billing
-from domain import tenant_events as ev
-from domain.events import EventContext, acting
-from domain.tenant import Tenant, midnight
+from domain.tenant import events as ev
+from domain.tenant.aggregate import Tenant, midnight
+from domain.tenant.metadata import EventContext, acting
 
 SEAT_CAPACITY_REDUCED = "seat_capacity_reduced"
 

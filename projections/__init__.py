@@ -10,8 +10,8 @@ if TYPE_CHECKING:
 
 def all_projections() -> list[Projection]:
     """Every projection the runner keeps up to date, in the order it applies a batch."""
-    from projections.audit import AuditProjection
-    from projections.directory import DirectoryProjection
-    from projections.history import HistoryProjection
+    from projections.audit.projection import AuditProjection
+    from projections.directory.projection import DirectoryProjection
+    from projections.history.projection import HistoryProjection
 
     return [DirectoryProjection(), HistoryProjection(), AuditProjection()]

@@ -18,11 +18,11 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from projections import guards
-from projections.audit import TABLE as AUDIT_TABLE
-from projections.audit_chain import GENESIS_HASH, canonical_json, chained, derive_entry
-from projections.audit_verify import compare_rows, first_difference
+from projections.audit.chain import GENESIS_HASH, canonical_json, chained, derive_entry
+from projections.audit.projection import TABLE as AUDIT_TABLE
+from projections.audit.verify import compare_rows, first_difference
 from projections.db import ReadStore, Tx
-from projections.eventlog import all_events, head, read_batch, tenant_events
+from projections.eventstore import all_events, head, read_batch, tenant_events
 from projections.runner import TRACKING_TABLE, Projection, Recorded, create_tracking, tracked_position
 
 BATCH = 5000

@@ -17,9 +17,9 @@ from typing import Any
 
 from domain.due import apply_due_changes
 from domain.errors import DomainError, not_found
-from domain.events import SYSTEM, EventContext, to_json_value
-from domain.tenant import Tenant, tenant_uuid
-from projections.audit import TABLE, instant_text, micros
+from domain.tenant.aggregate import Tenant, tenant_uuid
+from domain.tenant.metadata import SYSTEM, EventContext, to_json_value
+from projections.audit.projection import TABLE, instant_text, micros
 from projections.db import ReadStore
 
 

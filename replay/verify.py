@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from projections import audit
+from projections.audit import projection as audit
 
 
 def verify(queries: Any, tenant: str | None = None) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from domain.application import AccessLedger, Actor, CommandResult
-from domain.events import OPERATOR
+from domain.tenant.metadata import OPERATOR
 
 START = datetime(2026, 11, 16, 9, 30, tzinfo=UTC)
 TENANT = "acme"

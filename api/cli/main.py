@@ -1,0 +1,121 @@
+"""The `accessledger` command line: serve the API, apply due changes, run the projections."""
+
+from __future__ import annotations
+
+import secrets
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from api.settings import Settings
+
+app = typer.Typer(
+    name="accessledger",
+    help="Event-sourced access management: serve the API, apply due changes, run projections.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console()
+
+
+@contextmanager
+def database_errors() -> Iterator[None]:
+    """An unreachable database is one line and exit status 1, not a traceback."""
+    from api.http.errors import is_database_down
+
+    try:
+        yield
+    except Exception as error:
+        if not is_database_down(error):
+            raise
+        console.print(f"[red]the database is unreachable:[/red] {error}")
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the HTTP API (uvicorn) on the configured database, projections in-process."""
+    import uvicorn
+
+    from api.http.app import create_app
+
+    settings = Settings()
+    generated = None
+    if not settings.operator_token:
+        generated = secrets.token_urlsafe(32)
+        settings = settings.model_copy(update={"operator_token": generated})
+    with database_errors():
+        application = create_app(settings)
+    shown_host = "localhost" if host in ("0.0.0.0", "::") else host
+    console.print(f"accessledger on {settings.database_url} (clock: {settings.clock})")
+    console.print(f"API docs: http://{shown_host}:{port}/docs")
+    if generated:
+        console.print("No ACCESSLEDGER_OPERATOR_TOKEN was set; this operator token is shown once:")
+        print(generated, flush=True)
+    uvicorn.run(application, host=host, port=port, log_level="info")
+
+
+@app.command()
+def tick() -> None:
+    """Apply every change that is due now, for every tenant (for cron)."""
+    from api.runtime import build_services
+
+    with database_errors():
+        services = build_services(Settings())
+        try:
+            services.runner.catch_up()
+            changed = services.sweep()
+        finally:
+            services.close()
+    console.print(f"{changed} tenant{'s' if changed != 1 else ''} changed")
+
+
+@app.command()
+def project() -> None:
+    """Run the projections as their own process until Ctrl-C (deployments with several API processes)."""
+    from api.runtime import build_services
+
+    with database_errors():
+        services = build_services(Settings())
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    reached = {"position": -1}
+
+    def progress(position: int) -> None:
+        if position != reached["position"]:
+            reached["position"] = position
+            console.print(f"projected up to position {position}")
+
+    console.print(f"projecting {services.settings.database_url}; Ctrl-C stops")
+    try:
+        services.runner.run_forever(stop, on_progress=progress)
+    finally:
+        services.close()
+    console.print("stopped")
+
+
+from api.cli.audit import audit_app  # noqa: E402 - the sub-apps register after the commands above
+from api.cli.demo.command import demo  # noqa: E402
+from api.cli.replay import replay_app  # noqa: E402
+
+app.command("demo")(demo)
+app.add_typer(replay_app, name="replay")
+app.add_typer(audit_app, name="audit")
+
+
+def main() -> None:
+    """Entry point of the `accessledger` console script."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

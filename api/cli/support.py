@@ -1,0 +1,233 @@
+"""What the `replay`, `audit` and `demo` commands share: the configured database, input parsing, JSON output, and
+turning every foreseeable problem into one line on standard error with exit status 2 (never a traceback).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, NoReturn
+
+import click
+import typer
+from rich.console import Console
+
+from domain.errors import DomainError
+
+EXIT_BAD_INPUT = 2
+# Piped output gets room for the widest row, so tables come out unfolded for grep and for pasting into documents.
+stdout = Console(soft_wrap=True, highlight=False, width=None if sys.stdout.isatty() else 1000)
+stderr = Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+class BadInput(Exception):
+    """Something the user typed or configured does not work; the message is the one line they see."""
+
+
+def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
+    """One line on standard error, then the exit status (2: bad input)."""
+    stderr.print(f"accessledger: error: {message}", markup=False)
+    raise typer.Exit(code)
+
+
+def parse_instant(text: str | None, option: str) -> datetime | None:
+    """An RFC 3339 instant with its zone (`2026-11-17T10:00:00Z`), or a date meaning 00:00 UTC that day."""
+    if text is None:
+        return None
+    value = text.strip()
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            return datetime(day.year, day.month, day.day, tzinfo=UTC)
+        instant = datetime.fromisoformat(value.replace("z", "Z").replace("Z", "+00:00"))
+    except ValueError:
+        raise BadInput(f"{option} {text!r} is not a time: use RFC 3339 (2026-11-17T10:00:00Z) or a date") from None
+    if instant.tzinfo is None:
+        raise BadInput(f"{option} {text!r} has no time zone: add one, e.g. Z for UTC (2026-11-17T10:00:00Z)")
+    return instant.astimezone(UTC)
+
+
+def parse_resource(text: str | None) -> tuple[str, str] | None:
+    """`TYPE:ID` (e.g. `lead:L-17`) as a (type, id) pair."""
+    if text is None:
+        return None
+    kind, sep, ident = text.partition(":")
+    if not sep or not kind or not ident:
+        raise BadInput(f"--resource {text!r} is not TYPE:ID (e.g. lead:L-17)")
+    return kind, ident
+
+
+def instant_text(instant: datetime) -> str:
+    """An instant as the API writes it (`2026-11-17T10:00:00Z`)."""
+    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def shown_url(url: str) -> str:
+    """The database URL without its password, for messages."""
+    return re.sub(r"^(\w[\w+.-]*://[^:/@]*):.*@", r"\1:***@", url)
+
+
+def print_json(value: Any) -> None:
+    """Pretty JSON on standard output, for scripts."""
+    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+@dataclass
+class Ledger:
+    """The configured database opened for reading: events (AccessLedger), read models (ReadStore), Queries."""
+
+    url: str
+    clock_kind: str
+    app: Any = None
+    store: Any = None
+    queries: Any = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def now(self) -> datetime:
+        """The one clock's now (R-K2): the system time, or a manual clock's last setting if that is later."""
+        now = datetime.now(tz=UTC)
+        if self.clock_kind != "manual":
+            return now
+        try:
+            with self.store.reader() as tx:
+                stored = tx.scalar("SELECT instant FROM clock_setting WHERE id = 1")
+        except Exception:  # no manual clock was ever set here
+            return now
+        return max(now, datetime.fromisoformat(stored)) if stored else now
+
+    def require_tenant(self, tenant_id: str) -> None:
+        self.queries.tenant(tenant_id, now=self.now())
+
+    def require_user(self, tenant_id: str, user_id: str, allow_system: bool = False) -> None:
+        """Bad input unless `user_id` is or was a member (or, with allow_system, an actor such as `system`)."""
+        if allow_system and user_id in ("system", "operator", "invitee"):
+            return
+        if self.queries.member(tenant_id, user_id) is None:
+            raise BadInput(f"no user {user_id!r} was ever a member of tenant {tenant_id!r}")
+
+    def lag(self) -> int:
+        """Events stored but not yet in every read model."""
+        return max(0, self.app.head_position() - self.queries.position())
+
+    def close(self) -> None:
+        for closing in (self.app, self.store):
+            if closing is not None:
+                with suppress(Exception):  # closing on the way out must not hide the real outcome
+                    closing.close()
+
+
+def _open(create_tables: bool) -> Ledger:
+    from api.settings import Settings
+    from domain.application import AccessLedger
+    from domain.clock import SystemClock
+    from domain.storage import parse_database_url
+    from projections.db import ReadStore
+    from projections.queries.facade import Queries
+
+    try:
+        settings = Settings()
+    except Exception as exc:
+        raise BadInput(f"configuration: {str(exc).splitlines()[0]}") from None
+    try:
+        database = parse_database_url(settings.database_url)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+    if database.kind == "sqlite" and not create_tables and not os.path.exists(database.path):
+        raise BadInput(f"no database at {database.path}: run `accessledger demo` (or serve) first")
+    ledger = Ledger(settings.database_url, settings.clock)
+    # One command at a time needs few connections; eventsourcing's default pool opens ten per process.
+    env = {"POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "4"}
+    if not create_tables:
+        env["CREATE_TABLE"] = "n"
+    ledger.app = AccessLedger(settings.database_url, SystemClock(), env=env)
+    ledger.store = ReadStore(database)
+    ledger.queries = Queries(ledger.store, app=ledger.app)
+    return ledger
+
+
+@contextmanager
+def ledger_for(command: str, need_events: bool = True, create_tables: bool = False) -> Iterator[Ledger]:
+    """Open the configured database for `command`; foreseeable problems become one line and exit status 2."""
+    ledger = None
+    try:
+        ledger = _open(create_tables)
+        if need_events and _head(ledger) == 0:
+            raise BadInput("the database holds no events yet: run `accessledger demo` to fill it")
+        yield ledger
+    except (click.exceptions.Exit, click.exceptions.ClickException, click.exceptions.Abort):
+        raise
+    except BadInput as exc:
+        fail(str(exc))
+    except DomainError as exc:
+        fail(exc.detail if hasattr(exc, "detail") else str(exc))
+    except _database_errors() as exc:
+        fail(_database_problem(exc))
+    except BrokenPipeError:
+        _quiet_broken_pipe()
+    except Exception as exc:
+        if os.environ.get("ACCESSLEDGER_DEBUG"):
+            raise
+        if type(exc).__module__.split(".")[0] in ("psycopg", "psycopg_pool", "eventsourcing"):
+            fail(_database_problem(exc))
+        text = " ".join(str(exc).split())
+        fail(f"internal error: {type(exc).__name__}: {text} (ACCESSLEDGER_DEBUG=1 shows the traceback)", code=1)
+    finally:
+        if ledger is not None:
+            ledger.close()
+
+
+def _head(ledger: Ledger) -> int:
+    try:
+        return ledger.app.head_position()
+    except Exception as exc:
+        if "no such table" in str(exc) or "does not exist" in str(exc):
+            return 0
+        raise
+
+
+def _database_errors() -> tuple[type[BaseException], ...]:
+    """The driver's and eventsourcing's database errors (unreachable server, missing tables, …)."""
+    import psycopg
+    from eventsourcing.persistence import PersistenceError
+
+    return sqlite3.Error, psycopg.Error, PersistenceError
+
+
+def _database_problem(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    if "no such table" in text or ("relation" in text and "does not exist" in text):
+        return f"the read models are not built in this database ({text}): run `accessledger replay rebuild`"
+    if "connection" in text or "connect" in text:
+        return f"cannot reach the database ({text}): is the server up, and does the database exist?"
+    return f"database problem: {text}"
+
+
+def _quiet_broken_pipe() -> None:
+    """The reader (`| head`) went away: stop without a traceback."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except OSError:
+        pass
+    raise typer.Exit(0)
+
+
+def note_lag(ledger: Ledger) -> None:
+    """Tell (on standard error) when the read models are behind the event store: answers are as of their position."""
+    try:
+        lag = ledger.lag()
+    except Exception:
+        return
+    if lag:
+        stderr.print(
+            f"note: the read models are {lag} event{'s' if lag != 1 else ''} behind the event store "
+            "(is `accessledger serve` or `project` running?)",
+            markup=False,
+        )

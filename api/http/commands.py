@@ -1,0 +1,120 @@
+"""How every command is answered: idempotency (R-X3), one ledger call off the event loop, read-your-writes,
+`position` in the body and in `X-Position`."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.responses import JSONResponse
+
+from api.http.deps import TenantAccess, blocking
+from api.http.errors import domain_problem, unexpected_problem
+from api.http.idempotency import StoredAnswer, fingerprint
+from api.runtime import Services
+from domain.application import Actor, CommandResult
+from domain.errors import DomainError
+from domain.tenant.metadata import to_json_value
+
+log = logging.getLogger("accessledger.api")
+IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+Shape = Callable[[CommandResult], dict[str, Any]]
+
+
+def json_answer(status: int, body: dict[str, Any], position: int | None, replayed: bool = False) -> JSONResponse:
+    """A JSON answer with X-Position (and Idempotent-Replayed when it is a stored first answer)."""
+    headers = {}
+    if position is not None:
+        headers["X-Position"] = str(position)
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(to_json_value(body), status_code=status, headers=headers)
+
+
+def _idempotency_key(request: Request) -> str | None:
+    key = request.headers.get("idempotency-key")
+    if key is not None and not IDEMPOTENCY_KEY_PATTERN.match(key):
+        raise DomainError(
+            "validation_error",
+            "Idempotency-Key takes 1 to 255 visible ASCII characters",
+            errors=[{"loc": ["header", "Idempotency-Key"], "msg": "1 to 255 visible ASCII characters"}],
+        )
+    return key
+
+
+async def execute(
+    services: Services,
+    request: Request,
+    scope: str,
+    call: Callable[[], CommandResult],
+    shape: Shape,
+    status: int = 200,
+) -> Response:
+    """Claim the Idempotency-Key, run `call`, catch the read side up, shape the answer and remember it."""
+    key = _idempotency_key(request)
+    if key is not None:
+        print_ = fingerprint(request.method, request.url.path, await request.body())
+        stored = await blocking(services.idempotency.claim, scope, key, print_)
+        if stored is not None:
+            return json_answer(stored.status, stored.body, stored.position, replayed=True)
+    try:
+        result = await blocking(call)
+    except BaseException:
+        if key is not None:
+            await _release(services, scope, key)  # nothing was recorded (R-X2): the client may retry
+        raise
+    try:
+        body, position = await blocking(_finish, services, result, shape)
+    except Exception as exc:
+        # The command was recorded; its first answer is this error, and a retry must not record it again.
+        answer = domain_problem(exc) if isinstance(exc, DomainError) else unexpected_problem(exc)
+        if key is not None:
+            stored_body = _json_body(answer)
+            await blocking(
+                services.idempotency.complete, scope, key, StoredAnswer(answer.status_code, stored_body, None)
+            )
+        return answer
+    if key is not None:
+        await blocking(services.idempotency.complete, scope, key, StoredAnswer(status, body, position))
+    return json_answer(status, body, position)
+
+
+def _finish(services: Services, result: CommandResult, shape: Shape) -> tuple[dict[str, Any], int]:
+    position = result.position if result.position is not None else services.ledger.head_position()
+    services.after_write(result.position)
+    body = to_json_value(shape(result))
+    body["position"] = position
+    return body, position
+
+
+async def _release(services: Services, scope: str, key: str) -> None:
+    try:
+        await blocking(services.idempotency.release, scope, key)
+    except Exception as exc:  # the database is down: the claim stays, a retry answers 409 conflict
+        log.warning("could not release idempotency key: %s", exc)
+
+
+def _json_body(response: JSONResponse) -> dict[str, Any]:
+    import json
+
+    return json.loads(bytes(response.body))
+
+
+async def tenant_command(
+    access: TenantAccess,
+    permission: str | None,
+    call: Callable[[Actor], CommandResult],
+    shape: Shape,
+    status: int = 200,
+) -> Response:
+    """A command on a tenant by one of its members; the operator has none but opening tenants (403)."""
+    if access.principal.is_operator:
+        raise DomainError(
+            "forbidden", "the operator has no command on a tenant other than opening it", missing_permission=permission
+        )
+    actor = access.actor()
+    return await execute(access.services, access.request, access.principal.scope, lambda: call(actor), shape, status)

@@ -1,0 +1,73 @@
+"""Operations: liveness, readiness, Prometheus metrics, and the manual clock (R-K2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from api.http.commands import execute, json_answer
+from api.http.deps import PrincipalDep, ServicesDep, blocking
+from api.http.routing import problems
+from api.http.schemas.requests import ClockIn
+from api.http.schemas.resources import ClockSet
+from api.runtime import Services
+from domain.application import CommandResult
+from domain.errors import DomainError
+
+router = APIRouter(tags=["operations"])
+clock_router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", summary="Liveness")
+async def healthz() -> dict[str, str]:
+    """The process answers."""
+    return {"status": "ok"}
+
+
+def _readiness(services: Services) -> dict[str, Any]:
+    head = services.ledger.head_position()
+    position = services.runner.position()
+    return {"status": "ready", "database": "reachable", "position": position, "projection_lag": max(0, head - position)}
+
+
+@router.get("/readyz", summary="Readiness", responses=problems(503))
+async def readyz(services: ServicesDep) -> Response:
+    """The database is reachable; the answer says how far the projections lag behind the events."""
+    return json_answer(200, await blocking(_readiness, services), None)
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics(services: ServicesDep) -> Response:
+    """Requests by route and status, latency, events appended, projection lag (Prometheus text format)."""
+    text = await blocking(generate_latest, services.metrics.registry)
+    return Response(text, media_type=CONTENT_TYPE_LATEST)
+
+
+def set_clock(services: Services, now: Any) -> CommandResult:
+    """Move the manual clock forward, then apply every change that became due, for every tenant (R-K1, R-K2)."""
+    assert services.manual_clock is not None
+    services.manual_clock.set(now)
+    services.sweep()
+    return CommandResult(services.ledger.head_position())
+
+
+@clock_router.post(
+    "/v1/clock",
+    response_model=ClockSet,
+    responses=problems(401, 403, 409, 413, 422, 503),
+    summary="Set the manual clock (operator)",
+)
+async def post_clock(body: ClockIn, principal: PrincipalDep, services: ServicesDep, request: Request) -> Response:
+    """Only with ACCESSLEDGER_CLOCK=manual: moves time forward (409 clock_backwards otherwise) and applies every
+    due change of every tenant before answering."""
+    if not principal.is_operator:
+        raise DomainError("forbidden", "only the operator sets the clock")
+    return await execute(
+        services,
+        request,
+        principal.scope,
+        lambda: set_clock(services, body.now),
+        lambda _: {"now": services.now()},
+    )

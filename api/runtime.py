@@ -1,0 +1,151 @@
+"""What one running API holds: the ledger, the read side, the clock, idempotency, metrics, background work."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from api.clock_store import PersistedManualClock
+from api.http.idempotency import IdempotencyStore, fernet_for
+from api.metrics import Metrics
+from api.settings import Settings
+from domain.application import AccessLedger
+from domain.clock import Clock, SystemClock
+from domain.storage import parse_database_url
+from projections import all_projections
+from projections.db import ReadStore
+from projections.queries.facade import Queries
+from projections.runner import NOTIFY_CHANNEL, Runner
+
+log = logging.getLogger("accessledger.api")
+
+
+@dataclass
+class Services:
+    """Built once per app by `build_services`; routes reach it through `api.http.deps`."""
+
+    settings: Settings
+    ledger: AccessLedger
+    store: ReadStore
+    runner: Runner
+    queries: Queries
+    clock: Clock
+    manual_clock: PersistedManualClock | None
+    idempotency: IdempotencyStore
+    metrics: Metrics
+    stop: threading.Event = field(default_factory=threading.Event)
+    threads: list[threading.Thread] = field(default_factory=list)
+    closed: bool = False
+
+    def now(self) -> datetime:
+        """The one clock's now (R-K2)."""
+        return self.clock.now()
+
+    def operator_token_matches(self, token: str) -> bool:
+        """Constant-time comparison with the configured operator token (none configured: nobody is operator)."""
+        expected = self.settings.operator_token
+        return bool(expected) and secrets.compare_digest(token.encode(), expected.encode())
+
+    def after_write(self, position: int | None) -> None:
+        """Wake other projectors (PostgreSQL NOTIFY) and bring this process's read side up to `position`."""
+        if position is None:
+            return
+        if self.store.kind == "postgresql":
+            try:
+                with self.store.transaction() as tx:
+                    tx.execute("SELECT pg_notify(?, ?)", (NOTIFY_CHANNEL, str(position)))
+            except Exception as exc:  # projectors poll anyway; a lost wake-up only delays them
+                log.warning("NOTIFY failed: %s", exc)
+        if self.settings.in_process_projections:
+            self.runner.catch_up(position)
+        else:
+            self.runner.wait_for(position, 5.0)
+
+    def reach(self, position: int, timeout: float) -> bool:
+        """True once the read side reached `position` (projecting it here when projections run in-process)."""
+        if self.runner.position() >= position:
+            return True
+        if self.settings.in_process_projections:
+            self.runner.catch_up(position)
+        return self.runner.wait_for(position, timeout)
+
+    def sweep(self) -> int:
+        """Apply due changes on every tenant (R-K1); returns how many tenants recorded something."""
+        if self.settings.in_process_projections:
+            self.runner.catch_up()  # the read side says which tenants have something due
+        changed = self.ledger.sweep(self.queries.tenant_ids(due_before=self.now()))
+        if self.settings.in_process_projections:
+            self.runner.catch_up()
+        return changed
+
+    def close(self) -> None:
+        """Stop background work and release every connection; a closed Services is rebuilt by the next start."""
+        self.closed = True
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=10)
+        self.threads.clear()
+        self.ledger.close()
+        self.store.close()
+
+
+def build_services(settings: Settings, metrics: Metrics | None = None) -> Services:
+    """Open the ledger and the read side on the configured database, and the clock (R-K2)."""
+    store = ReadStore(parse_database_url(settings.database_url))
+    manual_clock = PersistedManualClock(store) if settings.clock == "manual" else None
+    clock: Clock = manual_clock.clock if manual_clock else SystemClock()
+    ledger = AccessLedger(settings.database_url, clock)
+    runner = Runner(ledger, store, all_projections())
+    queries = Queries(store, app=ledger, position_source=runner.known_position, peek_source=runner.cached_position)
+    _install_guards(store)
+    idempotency = IdempotencyStore(store, fernet_for(settings.secret_key), settings.idempotency_retention_hours)
+    metrics = metrics or Metrics(lambda: ledger.head_position(), lambda: runner.position())
+    return Services(settings, ledger, store, runner, queries, clock, manual_clock, idempotency, metrics)
+
+
+def _install_guards(store: ReadStore) -> None:
+    try:
+        from projections.guards import install_guards
+    except ImportError:
+        return
+    install_guards(store)
+
+
+def start_background(services: Services) -> None:
+    """The sweeper (due changes at least once a minute) and, in-process, the projector."""
+    threads: list[tuple[str, Any]] = [("accessledger-sweeper", _sweeper)]
+    if services.settings.in_process_projections:
+        threads.append(("accessledger-projector", _projector))
+    for name, target in threads:
+        thread = threading.Thread(target=target, args=(services,), name=name, daemon=True)
+        thread.start()
+        services.threads.append(thread)
+
+
+def _sweeper(services: Services) -> None:
+    interval = services.settings.sweep_interval_seconds
+    if interval <= 0:
+        return
+    purged_at = 0.0
+    while not services.stop.wait(interval):
+        try:
+            services.sweep()
+            purged_at += interval
+            if purged_at >= 3600:
+                services.idempotency.purge()
+                purged_at = 0.0
+        except Exception as exc:  # keep sweeping when the database comes back
+            log.warning("sweep failed: %s", exc)
+
+
+def _projector(services: Services) -> None:
+    while not services.stop.is_set():
+        try:
+            services.runner.run_forever(services.stop)
+        except Exception as exc:  # the database went away: retry until it is back
+            log.warning("projector stopped: %s; restarting", exc)
+            services.stop.wait(1.0)

@@ -1,0 +1,62 @@
+"""The audit chain's canonical JSON (R-L2): the fast path yields RFC 8785's bytes exactly, so anyone can check an
+exported trail with an RFC 8785 library and SHA-256."""
+
+from __future__ import annotations
+
+import hashlib
+
+import rfc8785
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from projections.audit.chain import FIELDS, GENESIS_HASH, canonical_json, entry_hash
+
+scalars = st.none() | st.booleans() | st.integers(-(2**60), 2**60) | st.text() | st.floats(allow_nan=False)
+values = st.recursive(
+    scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+)
+
+
+def surrogate_free(value) -> bool:
+    try:
+        rfc8785.dumps(value)
+    except Exception:
+        return False
+    return True
+
+
+@settings(max_examples=400)
+@given(values)
+def test_R_L2_canonical_json_equals_rfc8785(value):
+    """R-L2: whatever the shape (floats, non-ASCII keys, big integers fall back), the bytes are RFC 8785's."""
+    if surrogate_free(value):
+        assert canonical_json(value) == rfc8785.dumps(value)
+
+
+entries = st.fixed_dictionaries(
+    {
+        "position": st.integers(1, 2**40),
+        "tenant_id": st.text(min_size=1, max_size=20),
+        "sequence": st.integers(1, 2**40),
+        "event_type": st.sampled_from(["MemberAdded", "TokenRevoked"]),
+        "occurred_at": st.just("2026-11-16T09:30:00Z"),
+        "recorded_at": st.just("2026-11-16T09:30:00.123456Z"),
+        "actor": st.text(max_size=30),
+        "subject": st.none() | st.text(max_size=10),
+        "request_id": st.none() | st.text(max_size=10),
+        "reason": st.none() | st.text(max_size=40),
+        "data": st.dictionaries(st.text(max_size=8), values, max_size=5),
+        "prev_hash": st.just(GENESIS_HASH) | st.text("0123456789abcdef", min_size=64, max_size=64),
+    }
+)
+
+
+@settings(max_examples=300)
+@given(entries)
+def test_R_L2_entry_hash_is_sha256_of_prev_hash_and_rfc8785_entry(entry):
+    """R-L2: hash = SHA-256(bytes of prev_hash ‖ RFC 8785 JSON of the entry without `hash`)."""
+    assert set(entry) == set(FIELDS) - {"hash"}
+    if surrogate_free(entry):
+        expected = hashlib.sha256(bytes.fromhex(entry["prev_hash"]) + rfc8785.dumps(entry)).hexdigest()
+        assert entry_hash(entry) == expected
+        assert entry_hash({**entry, "hash": "ignored"}) == expected
