@@ -19,6 +19,7 @@ from domain.due import apply_due_changes, scheduled_removals
 from domain.errors import DomainError, not_found, validation
 from domain.storage import Database, parse_database_url
 from domain.tenant.aggregate import Tenant, tenant_uuid
+from domain.tenant.legacy_topics import register_legacy_topics
 from domain.tenant.metadata import OPERATOR, EventContext, acting
 from domain.tenant.records import STATE_CLASSES
 from domain.tokens import (  # noqa: F401 - re-exported: adapters import them from here
@@ -46,6 +47,7 @@ class AccessLedger(Application):
     ) -> None:
         self.database: Database = parse_database_url(database_url)
         self.clock: Clock = clock or SystemClock()
+        register_legacy_topics()  # stores written before the tenant modules moved still load
         super().__init__(env={**self.database.eventsourcing_env(), **(env or {})})
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
