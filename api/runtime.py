@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import anyio.to_thread
+
 from api.clock_store import PersistedManualClock
 from api.http.idempotency import IdempotencyStore, fernet_for
 from api.metrics import Metrics
@@ -18,8 +20,10 @@ from domain.clock import Clock, SystemClock
 from domain.storage import parse_database_url
 from projections import all_projections
 from projections.db import ReadStore
+from projections.follow import EVENTS_CHANNEL, Follower
 from projections.queries.facade import Queries
-from projections.runner import NOTIFY_CHANNEL, Runner
+from projections.runner import Runner
+from projections.watch import PositionWatch
 
 log = logging.getLogger("accessledger.api")
 
@@ -39,7 +43,13 @@ class Services:
     metrics: Metrics
     stop: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
+    follower: Follower | None = None
     closed: bool = False
+
+    @property
+    def watch(self) -> PositionWatch:
+        """What this process knows of the projection position; await it instead of polling (R-X8, R-Z1)."""
+        return self.runner.watch
 
     def now(self) -> datetime:
         """The one clock's now (R-K2)."""
@@ -51,27 +61,31 @@ class Services:
         return bool(expected) and secrets.compare_digest(token.encode(), expected.encode())
 
     def after_write(self, position: int | None) -> None:
-        """Wake other projectors (PostgreSQL NOTIFY) and bring this process's read side up to `position`."""
+        """Wake the projector (PostgreSQL NOTIFY) and, with projections in-process, project up to `position` here.
+
+        Out of process the caller then awaits `reach`: the projector's NOTIFY wakes it, no polling."""
         if position is None:
             return
         if self.store.kind == "postgresql":
             try:
                 with self.store.transaction() as tx:
-                    tx.execute("SELECT pg_notify(?, ?)", (NOTIFY_CHANNEL, str(position)))
+                    tx.execute("SELECT pg_notify(?, ?)", (EVENTS_CHANNEL, str(position)))
             except Exception as exc:  # projectors poll anyway; a lost wake-up only delays them
                 log.warning("NOTIFY failed: %s", exc)
         if self.settings.in_process_projections:
             self.runner.catch_up(position)
-        else:
-            self.runner.wait_for(position, 5.0)
 
-    def reach(self, position: int, timeout: float) -> bool:
-        """True once the read side reached `position` (projecting it here when projections run in-process)."""
-        if self.runner.position() >= position:
+    async def reach(self, position: int, timeout: float) -> bool:
+        """True once the read side reached `position`, False after `timeout` s; waiting holds no thread (R-X8)."""
+        watch = self.watch
+        if watch.position >= position:
             return True
         if self.settings.in_process_projections:
-            self.runner.catch_up(position)
-        return self.runner.wait_for(position, timeout)
+            # Projecting is work, not waiting: what is already stored is projected now, in a worker thread.
+            await anyio.to_thread.run_sync(self.runner.catch_up, position)
+            if watch.position >= position:
+                return True
+        return await watch.wait_for(position, timeout)
 
     def sweep(self) -> int:
         """Apply due changes on every tenant (R-K1); returns how many tenants recorded something."""
@@ -86,6 +100,10 @@ class Services:
         """Stop background work and release every connection; a closed Services is rebuilt by the next start."""
         self.closed = True
         self.stop.set()
+        self.runner.kick()
+        if self.follower is not None:
+            self.follower.close()
+            self.follower = None
         for thread in self.threads:
             thread.join(timeout=10)
         self.threads.clear()
@@ -100,7 +118,7 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
     clock: Clock = manual_clock.clock if manual_clock else SystemClock()
     ledger = AccessLedger(settings.database_url, clock)
     runner = Runner(ledger, store, all_projections())
-    queries = Queries(store, app=ledger, position_source=runner.known_position, peek_source=runner.cached_position)
+    queries = Queries(store, app=ledger, watch=runner.watch)
     _install_guards(store)
     idempotency = IdempotencyStore(store, fernet_for(settings.secret_key), settings.idempotency_retention_hours)
     metrics = metrics or Metrics(lambda: ledger.head_position(), lambda: runner.position())
@@ -116,7 +134,11 @@ def _install_guards(store: ReadStore) -> None:
 
 
 def start_background(services: Services) -> None:
-    """The sweeper (due changes at least once a minute) and, in-process, the projector."""
+    """The follower (what other processes projected), the sweeper (due changes at least once a minute) and,
+    in-process, the projector."""
+    runner = services.runner
+    kick = runner.kick if services.settings.in_process_projections else None
+    services.follower = Follower(services.store, runner.watch, runner.names, kick).start()
     threads: list[tuple[str, Any]] = [("accessledger-sweeper", _sweeper)]
     if services.settings.in_process_projections:
         threads.append(("accessledger-projector", _projector))

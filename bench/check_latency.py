@@ -4,7 +4,7 @@
 
 Builds one tenant with a deep history (role changes and short-lived grants on one member, many members with
 assignments), projects it, then times `Queries.check` now (with the position read from the tracking table on every
-call, and with `Runner.known_position` as the API wires it) and as of random past instants.
+call, and with the runner's `PositionWatch` as the API wires it) and as of random past instants.
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def main() -> None:
     as_of = [rng.choice(instants) for _ in range(4096)]
 
     from_db = Queries(store)
-    in_memory = Queries(store, position_source=runner.known_position)  # as api/runtime.py wires it
+    in_memory = Queries(store, watch=runner.watch)  # as api/runtime.py wires it
 
     def now_db(i: int) -> object:
         user, permission, resource = cases[i % 4096]
@@ -119,7 +119,7 @@ def main() -> None:
         return in_memory.check("acme", "deep", "leads.booster", ("lead", "L-0-a"), as_of=as_of[i % 4096], now=now)
 
     timed("current check (position from the database)", args.checks, now_db)
-    timed("current check (Runner.known_position)", args.checks, now_memory)
+    timed("current check (PositionWatch)", args.checks, now_memory)
     timed("as-of check (random member and instant)", args.checks // 4, past)
     timed(f"as-of check (member with {args.depth} changes)", args.checks // 4, past_deep)
     store.close()

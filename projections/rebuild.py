@@ -23,6 +23,7 @@ from projections.audit.projection import TABLE as AUDIT_TABLE
 from projections.audit.verify import compare_rows, first_difference
 from projections.db import ReadStore, Tx
 from projections.eventstore import all_events, head, read_batch, tenant_events
+from projections.follow import notify_projected
 from projections.runner import TRACKING_TABLE, Projection, Recorded, create_tracking, tracked_position
 
 BATCH = 5000
@@ -208,6 +209,7 @@ def _swap_in(
             guards.install(tx)
         for projection in projections:
             _set_tracking(tx, projection.name, final)
+        notify_projected(tx, final, None)  # every process drops what it cached from the old tables
     return final, tail
 
 
@@ -295,6 +297,7 @@ def _rebuild_tenant_rows(
                 projection.process(tx, batch)
                 events += len(batch)
                 progress(batch[-1].position, upto)
+        notify_projected(tx, tracked_position(tx, others[0].name) if others else 0, [tenant_id])
     return events
 
 

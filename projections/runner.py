@@ -6,20 +6,19 @@ in-process and `accessledger project`) can never apply the same event twice (R-X
 
 from __future__ import annotations
 
+import functools
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from projections.db import ReadStore, Tx
+from projections.follow import notify_projected, resync
+from projections.watch import PositionWatch
 
 BATCH = 2000
 TRACKING_TABLE = "projection_tracking"
-# How stale `known_position` may be about other processes' projecting (this process's own is seen at once; a
-# serving process's projector thread reads the position twice a second anyway, so its checks never wait on it).
-KNOWN_MAX_AGE = 1.0
 
 
 @dataclass(frozen=True)
@@ -80,9 +79,9 @@ class Runner:
         self.app = app
         self.store = store
         self.projections = list(projections)
+        self.names = [p.name for p in self.projections]
         self._lock = threading.Lock()
-        self._advanced = threading.Condition()
-        self._known: tuple[int, float] = (0, float("-inf"))
+        self._kick = threading.Event()
         with store.transaction() as tx:
             create_tracking(tx)
             for projection in self.projections:
@@ -92,6 +91,8 @@ class Runner:
                     f"INSERT INTO {TRACKING_TABLE} (name, position) VALUES (?, 0) ON CONFLICT (name) DO NOTHING",
                     (projection.name,),
                 )
+        # What this process knows of the position: advanced by every batch projected here, and by the follower.
+        self.watch = PositionWatch(self.position())
 
     def read(self, after: int, limit: int = BATCH, upto: int | None = None) -> list[Recorded]:
         """Decoded events after global position `after` (at most `limit`, none past `upto`)."""
@@ -108,23 +109,12 @@ class Runner:
             return {p.name: tracked_position(tx, p.name) for p in self.projections}
 
     def position(self) -> int:
-        """The position every projection has reached."""
-        reached = min(self.positions().values(), default=0)
-        self._known = (reached, time.monotonic())
-        return reached
+        """The position every projection has reached (read from the database)."""
+        return min(self.positions().values(), default=0)
 
-    def known_position(self, max_age: float = KNOWN_MAX_AGE) -> int:
-        """`position()` as this process last read or reached it, read again once older than `max_age` seconds.
-
-        Current checks ask this on every call: no database round trip, yet this process's own writes are seen at
-        once (catch_up records what it reached) and other processes' within `max_age`."""
-        cached = self.cached_position(max_age)
-        return self.position() if cached is None else cached
-
-    def cached_position(self, max_age: float = KNOWN_MAX_AGE) -> int | None:
-        """`known_position` without reading: None once it is older than `max_age` (for the event loop)."""
-        reached, at = self._known
-        return reached if time.monotonic() - at <= max_age else None
+    def kick(self) -> None:
+        """Wake `run_forever` now (new events were recorded) instead of at its next poll."""
+        self._kick.set()
 
     def lag(self) -> int:
         """Events stored but not yet projected by the slowest projection."""
@@ -135,18 +125,27 @@ class Runner:
         with self._lock:
             while True:
                 start = self.position()
+                if start > self.watch.position:  # projected by another process: learn which tenants moved
+                    resync(self.store, self.watch, self.names, start)
                 if until is not None and start >= until:
                     return start
                 batch = self.read(start, BATCH)
                 if not batch:
                     return start
-                for projection in self.projections:
+                tenants = sorted({t for r in batch if (t := getattr(r.event, "tenant_id", None))})
+                for projection in self.projections[:-1]:
                     self._apply(projection, batch)
-                self._known = (max(self._known[0], batch[-1].position), time.monotonic())
-                with self._advanced:
-                    self._advanced.notify_all()
+                # The NOTIFY commits with the last projection's tracking: followers hear of a position reached.
+                reached = batch[-1].position
+                notify = functools.partial(
+                    notify_projected, position=reached, tenants=tenants, source=self.watch.source
+                )
+                self._apply(self.projections[-1], batch, notify)
+                self.watch.advance(reached, tenants)
 
-    def _apply(self, projection: Projection, batch: Sequence[Recorded]) -> None:
+    def _apply(
+        self, projection: Projection, batch: Sequence[Recorded], then: Callable[[Tx], None] | None = None
+    ) -> None:
         for _ in range(5):
             try:
                 with self.store.transaction() as tx:
@@ -156,20 +155,16 @@ class Runner:
                         return
                     projection.process(tx, todo)
                     advance_tracking(tx, projection.name, done, todo[-1].position)
+                    if then is not None:
+                        then(tx)
                 return
             except StaleTracking:
                 continue
 
     def wait_for(self, position: int, timeout: float) -> bool:
-        """Block until every projection reached `position` (another process may be projecting)."""
-        deadline = time.monotonic() + timeout
-        while self.position() < position:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            with self._advanced:
-                self._advanced.wait(min(remaining, 0.05))
-        return True
+        """Block until every projection reached `position` as this process hears of it (a worker thread only;
+        the event loop awaits `watch.wait_for`)."""
+        return self.watch.wait_blocking(position, timeout)
 
     def run_forever(
         self,
@@ -177,37 +172,10 @@ class Runner:
         poll_interval: float = 0.5,
         on_progress: Callable[[int], None] | None = None,
     ) -> None:
-        """The loop of `accessledger project`: catch up, then wait for new events (LISTEN on PostgreSQL)."""
-        listener = _Listener(self.store) if self.store.kind == "postgresql" else None
-        try:
-            while not stop.is_set():
-                reached = self.catch_up()
-                if on_progress:
-                    on_progress(reached)
-                if listener is not None:
-                    listener.wait(poll_interval)
-                else:
-                    stop.wait(poll_interval)
-        finally:
-            if listener is not None:
-                listener.close()
-
-
-NOTIFY_CHANNEL = "accessledger_events"
-
-
-class _Listener:
-    """Wakes the loop when a command commits (the API sends NOTIFY after saving); polling stays the fallback."""
-
-    def __init__(self, store: ReadStore) -> None:
-        import psycopg
-
-        self.conn = psycopg.connect(store.database.conninfo(), autocommit=True)
-        self.conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
-
-    def wait(self, timeout: float) -> None:
-        for _ in self.conn.notifies(timeout=timeout, stop_after=1):
-            pass
-
-    def close(self) -> None:
-        self.conn.close()
+        """The projector's loop: catch up, then sleep until `kick` (a follower hears of new events) or the poll."""
+        while not stop.is_set():
+            self._kick.clear()
+            reached = self.catch_up()
+            if on_progress:
+                on_progress(reached)
+            self._kick.wait(poll_interval)

@@ -23,6 +23,7 @@ log = logging.getLogger("accessledger.api")
 IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 Shape = Callable[[CommandResult], dict[str, Any]]
+COMMAND_WAIT_SECONDS = 5.0
 
 
 def json_answer(status: int, body: dict[str, Any], position: int | None, replayed: bool = False) -> JSONResponse:
@@ -68,7 +69,7 @@ async def execute(
             await _release(services, scope, key)  # nothing was recorded (R-X2): the client may retry
         raise
     try:
-        body, position = await blocking(_finish, services, result, shape)
+        body, position = await _finish(services, result, shape)
     except Exception as exc:
         # The command was recorded; its first answer is this error, and a retry must not record it again.
         answer = domain_problem(exc) if isinstance(exc, DomainError) else unexpected_problem(exc)
@@ -83,12 +84,28 @@ async def execute(
     return json_answer(status, body, position)
 
 
-def _finish(services: Services, result: CommandResult, shape: Shape) -> tuple[dict[str, Any], int]:
-    position = result.position if result.position is not None else services.ledger.head_position()
-    services.after_write(result.position)
-    body = to_json_value(shape(result))
+async def _finish(services: Services, result: CommandResult, shape: Shape) -> tuple[dict[str, Any], int]:
+    """Bring the read side to the command's position, then shape the answer from it (one thread hop when the
+    projections run here; out of process the projector's NOTIFY is awaited without a thread).
+
+    A read side that does not get there in time answers 503 `stale_read` with the position (R-Z2), never an
+    answer shaped from a read model that has not seen the command."""
+    position, body = await blocking(_project_and_shape, services, result, shape)
+    if body is None:
+        if not await services.reach(position, COMMAND_WAIT_SECONDS):
+            detail = f"recorded at position {position}; the read side has not reached it yet"
+            raise DomainError("stale_read", detail, position=position)
+        body = to_json_value(await blocking(shape, result))
     body["position"] = position
     return body, position
+
+
+def _project_and_shape(services: Services, result: CommandResult, shape: Shape) -> tuple[int, dict[str, Any] | None]:
+    position = result.position if result.position is not None else services.ledger.head_position()
+    services.after_write(result.position)
+    if result.position is not None and services.watch.position < result.position:
+        return position, None
+    return position, to_json_value(shape(result))
 
 
 async def _release(services: Services, scope: str, key: str) -> None:

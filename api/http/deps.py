@@ -191,7 +191,7 @@ async def wait_for_position(services: Services, min_position: int | None) -> Non
     """503 `stale_read` (with Retry-After) when the projections do not reach `min_position` within 5 s."""
     if min_position is None:
         return
-    if not await blocking(services.reach, min_position, MIN_POSITION_WAIT_SECONDS):
+    if not await services.reach(min_position, MIN_POSITION_WAIT_SECONDS):
         raise DomainError("stale_read", f"the projections have not reached position {min_position} yet")
 
 

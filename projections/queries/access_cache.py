@@ -3,9 +3,10 @@
 Entries are loaded from the read models on first use: a tenant's closing instant, each member's whole history
 (`projections.queries.access_history`), each resource's assignment intervals and ancestors (R-H2), and each assignee's
 managers (R-H1): closures the directory precomputed, so no check walks a tree. They belong to the projection position
-they were read at; when the position moves, only the tenants whose events moved it are dropped
-(`dir_tenants.last_position`). Expiry and closing instants are compared with the instant asked, so a grant that
-expired or a tenant that closed a moment ago is denied before its system event is recorded (validity windows).
+they were read at; when the position moves, only the tenants whose events moved it are dropped: as the process's
+`PositionWatch` hears of them (the runner's batch, the projector's NOTIFY), else from `dir_tenants.last_position`.
+Expiry and closing instants are compared with the instant asked, so a grant that expired or a tenant that closed a
+moment ago is denied before its system event is recorded (validity windows).
 A member whose history is too long to hold is answered from SQL instead (`projections.queries.access`).
 """
 
@@ -22,6 +23,7 @@ from projections.queries.access import access_position, check_at, closing, tenan
 from projections.queries.access_history import Assignments, Chains, MemberHistory
 from projections.queries.decide import decide, decision
 from projections.values import parse_ts
+from projections.watch import PositionWatch, Tenants
 
 MAX_TENANTS = 10_000
 MAX_ENTRIES = 100_000  # members or resources per tenant entry before it starts over
@@ -57,10 +59,15 @@ class AccessCache:
         store: ReadStore,
         position_source: Callable[[], int] | None = None,
         peek_source: Callable[[], int | None] | None = None,
+        watch: PositionWatch | None = None,
     ) -> None:
         """`peek_source` gives the position without any I/O, or None when it would need some: with it, `peek`
-        and friends answer from memory on the event loop (no thread hop) whenever nothing moved."""
+        and friends answer from memory on the event loop (no thread hop) whenever nothing moved. A `watch`
+        replaces both: its advances drop the tenants that moved the moment they are heard of (R-Z1)."""
         self.store = store
+        if watch is not None:
+            position_source = peek_source = lambda: watch.position  # noqa: E731
+            watch.subscribe(self._moved)
         self.position_source = position_source
         self.peek_source = peek_source
         self._token_tenants: dict[str, str] = {}
@@ -94,6 +101,17 @@ class AccessCache:
                         self._tenants.pop(row["tenant_id"], None)
             self._position = position
         return position
+
+    def _moved(self, position: int, tenants: Tenants) -> None:
+        """The watch heard that `tenants` (None: any) moved and the projections reached `position`."""
+        with self._lock:
+            self._generation += 1
+            if tenants is None:
+                self._tenants.clear()
+            else:
+                for tenant_id in tenants:
+                    self._tenants.pop(tenant_id, None)
+            self._position = position
 
     def clear(self) -> None:
         """Forget everything (after a rebuild, or in tests)."""

@@ -29,6 +29,7 @@ from projections.queries.access_cache import AccessCache
 from projections.queries.catalog import CatalogQueries
 from projections.queries.history import diff, explaining_positions
 from projections.values import as_of_arg, decode_cursor, encode_cursor, instant_arg, iso, limit_arg, ts
+from projections.watch import PositionWatch
 
 Resource = tuple[str, str]
 
@@ -69,14 +70,16 @@ class Queries(CatalogQueries):
         app: Any = None,
         position_source: Callable[[], int] | None = None,
         peek_source: Callable[[], int | None] | None = None,
+        watch: PositionWatch | None = None,
     ) -> None:
         """`app` (the AccessLedger) is needed by `audit_verify` only, which compares with the event store.
         `position_source` (optional) says cheaply where the access projections are (e.g. from an in-process
         runner); without it a current check reads the position from the tracking table. `peek_source` says it
-        without any I/O or not at all (None): it enables the `peek_*` answers from memory."""
+        without any I/O or not at all (None): it enables the `peek_*` answers from memory. A `watch` (the process's
+        `PositionWatch`) replaces both and drops cached tenants as soon as their events are heard of."""
         self.store = store
         self.app = app
-        self.cache = AccessCache(store, position_source, peek_source)
+        self.cache = AccessCache(store, position_source, peek_source, watch)
 
     # ------------------------------------------------------------------------------------- tenants
 

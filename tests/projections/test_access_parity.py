@@ -56,7 +56,7 @@ def test_R_C1_R_P8_R_P9_R_H1_R_H2_checks_equal_the_aggregates_rule_now_and_as_of
     snapshots: list[tuple[Any, str, list[str], dict]] = []
     with read_side(ledger, clock) as rs:
         # Checks as the API makes them: the position from the runner, not a read per check.
-        queries = Queries(rs.store, position_source=rs.runner.known_position)
+        queries = Queries(rs.store, watch=rs.runner.watch)
         for _ in range(6):
             driver.run(70)
             ledger.sweep(driver.tenants)  # the state as of now, due changes included (R-K1)
