@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api import console
 from api.http.deps import blocking
 from api.http.errors import install_error_handlers
 from api.http.middleware import RequestMiddleware
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.include_router(router)
     if services.manual_clock is not None:
         app.include_router(ops.clock_router)
+    console.install(app, settings)  # last: the API's routes are matched first
     install_error_handlers(app)
     install_openapi(app)
     app.add_middleware(RequestMiddleware, metrics=metrics)

@@ -157,6 +157,11 @@ async def tenant_access(tenant_id: str, request: Request, credentials: Credentia
     FastAPI tens of microseconds per request, which the check endpoint cannot afford (issue 8)."""
     services: Services = request.app.state.services
     principal = await authenticate(services, credentials)
+    return await admit(services, principal, tenant_id, request)
+
+
+async def admit(services: Services, principal: Principal, tenant_id: str, request: Request) -> TenantAccess:
+    """Admit an authenticated caller to one tenant (R-X5, R-T5); the console signs in differently, then comes here."""
     if not principal.is_operator and principal.tenant_id != tenant_id:
         raise not_found("tenant", tenant_id)
     now = services.now()

@@ -1,0 +1,313 @@
+"""The console over plain HTTP: sessions, CSRF, permissions and isolation as the API has them (R-X5, R-L4, R-L5,
+R-C2), admin actions through the API's commands with the reason in the audit trail (R-L1), and escaping."""
+
+from __future__ import annotations
+
+import tomllib
+from fnmatch import fnmatch
+from pathlib import Path
+from typing import Any
+
+import pytest
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+
+from api.console.session import COOKIE, IDLE_SECONDS, SALT
+from domain.application import hash_token
+from tests.api.console.conftest import csrf_of, sign_in
+from tests.api.http.conftest import OPERATOR_TOKEN, TENANT, Api
+
+PAGES = [
+    "/console/tenants",
+    f"/console/t/{TENANT}",
+    f"/console/t/{TENANT}/members",
+    f"/console/t/{TENANT}/members/bob",
+    f"/console/t/{TENANT}/audit",
+    f"/console/t/{TENANT}/access-report",
+    f"/console/t/{TENANT}/diff",
+    f"/console/t/{TENANT}/why",
+    f"/console/t/{TENANT}/changes",
+    f"/console/t/{TENANT}/what-if",
+]
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def audit_count(api: Api) -> int:
+    return len(api.events())
+
+
+def test_every_page_redirects_to_sign_in_without_a_session(story: tuple[Api, Any]) -> None:
+    """Without a session every page answers 303 to the sign-in page (and says nothing about the tenant, R-X5)."""
+    api, _ = story
+    for path in [*PAGES, "/console/t/no-such-tenant/audit"]:
+        answer = api.http.get(path, follow_redirects=False)
+        assert answer.status_code == 303, path
+        assert answer.headers["location"].startswith("/console/sign-in?next=")
+
+
+def test_sign_in_with_a_wrong_token_shows_the_form_again_with_401(story: tuple[Api, Any]) -> None:
+    api, _ = story
+    answer = api.http.post("/console/sign-in", data={"token": "not-a-token"}, follow_redirects=False)
+    assert answer.status_code == 401
+    assert 'name="token"' in answer.text and "not accepted" in answer.text
+    assert COOKIE not in answer.headers.get("set-cookie", "")
+
+
+def test_session_cookie_is_httponly_strict_and_secure_over_https(story: tuple[Api, Any]) -> None:
+    api, _ = story
+    answer = api.http.post(
+        "https://testserver/console/sign-in", data={"token": api.tokens["olga"]}, follow_redirects=False
+    )
+    assert answer.status_code == 303 and answer.headers["location"] == f"/console/t/{TENANT}"
+    cookie = answer.headers["set-cookie"].lower()
+    assert cookie.startswith(COOKIE) and "httponly" in cookie and "samesite=strict" in cookie and "secure" in cookie
+    plain = api.http.post("/console/sign-in", data={"token": api.tokens["olga"]}, follow_redirects=False)
+    assert "secure" not in plain.headers["set-cookie"].lower()
+
+
+def test_pages_carry_a_content_security_policy_without_inline_scripts(story: tuple[Api, Any]) -> None:
+    api, _ = story
+    sign_in(api, "olga")
+    answer = api.http.get(f"/console/t/{TENANT}")
+    policy = answer.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy and "unsafe-eval" not in policy
+    assert "<script>" not in answer.text and " style=" not in answer.text
+
+
+def test_a_session_idle_for_8_hours_has_ended(story: tuple[Api, Any]) -> None:
+    api, _ = story
+    key = api.http.app.state.console_key
+
+    class Stale(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return super().get_timestamp() - IDLE_SECONDS - 60
+
+    serializer = URLSafeTimedSerializer(key, salt=SALT)
+    fresh = {"k": "operator", "h": hash_token(OPERATOR_TOKEN), "c": "x"}
+    api.http.cookies.set(COOKIE, serializer.dumps(fresh), path="/console")
+    assert api.http.get("/console/tenants", follow_redirects=False).status_code == 200
+    api.http.cookies.clear()
+    stale = URLSafeTimedSerializer(key, salt=SALT, signer=Stale)
+    api.http.cookies.set(COOKIE, stale.dumps(fresh), path="/console")
+    assert api.http.get("/console/tenants", follow_redirects=False).status_code == 303
+
+
+def test_sign_out_ends_the_session_and_needs_the_csrf_token(story: tuple[Api, Any]) -> None:
+    api, _ = story
+    sign_in(api, "olga")
+    page = api.http.get(f"/console/t/{TENANT}")
+    assert api.http.post("/console/sign-out", data={}, follow_redirects=False).status_code == 403
+    answer = api.http.post("/console/sign-out", data={"csrf_token": csrf_of(page.text)}, follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"] == "/console/sign-in"
+    assert api.http.get(f"/console/t/{TENANT}", follow_redirects=False).status_code == 303
+
+
+def test_a_revoked_token_ends_its_console_session(story: tuple[Api, Any]) -> None:
+    """Every page resolves the token again: revoking it (here by removing the member) signs the browser out."""
+    api, _ = story
+    sign_in(api, "bob")
+    assert api.http.get(f"/console/t/{TENANT}/members", follow_redirects=False).status_code == 200
+    assert api.delete(f"/v1/tenants/{TENANT}/members/bob").status_code == 200
+    assert api.http.get(f"/console/t/{TENANT}/members", follow_redirects=False).status_code == 303
+
+
+def test_R_L4_a_broker_gets_403_on_the_audit_page(story: tuple[Api, Any]) -> None:
+    api, _ = story
+    sign_in(api, "bob")
+    for path in ("audit", "access-report", "diff", "why", "audit/export"):
+        answer = api.http.get(f"/console/t/{TENANT}/{path}")
+        assert answer.status_code == 403, path
+        assert answer.headers["content-type"].startswith("text/html") and "audit.read" in answer.text
+    assert api.http.get("/console/tenants").status_code == 403
+
+
+def test_R_X5_another_tenant_answers_404_in_html(story: tuple[Api, Any]) -> None:
+    api, _ = story
+    sign_in(api, "olga")
+    for tenant in ("other", "no-such-tenant"):
+        answer = api.http.get(f"/console/t/{tenant}/members")
+        assert answer.status_code == 404 and answer.headers["content-type"].startswith("text/html")
+        assert "Not found" in answer.text
+
+
+def test_the_operator_sees_every_tenant(story: tuple[Api, Any]) -> None:
+    api, _ = story
+    sign_in(api, "operator")
+    answer = api.http.get("/console/tenants")
+    assert answer.status_code == 200 and "acme" in answer.text and "other" in answer.text
+    assert api.http.get("/console/t/other/audit").status_code == 200
+
+
+def test_csrf_refusal_records_nothing(story: tuple[Api, Any]) -> None:
+    """A changing form without its CSRF token (or with another session's) answers 403; the store is untouched."""
+    api, ids = story
+    sign_in(api, "olga")
+    before = audit_count(api)
+    posts = [
+        ("/console/t/acme/members/bob/role", {"role": "manager", "reason": "x"}),
+        (f"/console/t/acme/grants/{ids['grant_id']}/revocation", {"reason": "x"}),
+        (f"/console/t/acme/restrictions/{ids['restriction_id']}/lifting", {"reason": "x"}),
+        ("/console/t/acme/invitations", {"email": "new@acme.example", "role": "broker", "reason": "x"}),
+        ("/console/t/acme/addons/addon_1/cancellation", {"reason": "x"}),
+    ]
+    for path, form in posts:
+        for token in (None, "forged"):
+            data = form if token is None else {**form, "csrf_token": token}
+            answer = api.http.post(path, data=data, follow_redirects=False)
+            assert answer.status_code == 403, path
+            assert "CSRF" in answer.text
+    assert audit_count(api) == before
+    assert api.get(f"/v1/tenants/{TENANT}/members/bob").json()["role"] == "broker"
+
+
+def test_R_L1_role_change_goes_through_the_command_with_its_reason(story: tuple[Api, Any]) -> None:
+    api, _ = story
+    sign_in(api, "ada")
+    page = api.http.get(f"/console/t/{TENANT}/members/bob")
+    assert 'action="/console/t/acme/members/bob/role"' in page.text
+    reason = "<script>alert('x')</script> promoted after review"
+    answer = api.http.post(
+        f"/console/t/{TENANT}/members/bob/role",
+        data={"role": "manager", "reason": reason, "csrf_token": csrf_of(page.text)},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303, answer.text
+    changed = [e for e in api.events() if e["event_type"] == "MemberRoleChanged"]
+    assert changed[-1]["reason"] == reason and changed[-1]["actor"] == "ada"
+    audit = api.http.get(f"/console/t/{TENANT}/audit", params={"type": "MemberRoleChanged"})
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; promoted after review" in audit.text
+    assert "<script>alert" not in audit.text
+
+
+def test_rules_answer_in_words_and_record_nothing(story: tuple[Api, Any]) -> None:
+    """R-P6 / R-T2 through the console: the ledger's refusal, as a page, and no event."""
+    api, _ = story
+    sign_in(api, "ada")
+    page = api.http.get(f"/console/t/{TENANT}/members/olga")
+    before = audit_count(api)
+    answer = api.http.post(
+        f"/console/t/{TENANT}/members/olga/role",
+        data={"role": "broker", "reason": "try", "csrf_token": csrf_of(page.text)},
+    )
+    assert answer.status_code == 409 and "owner_immutable" in answer.text
+    assert audit_count(api) == before
+    bad = api.http.post(
+        f"/console/t/{TENANT}/members/bob/role",
+        data={"role": "NOT A ROLE", "reason": "try", "csrf_token": csrf_of(page.text)},
+    )
+    assert bad.status_code == 422 and "role" in bad.text
+    assert audit_count(api) == before
+
+
+def test_the_owner_invites_and_sees_the_token_once(story: tuple[Api, Any]) -> None:
+    api, _ = story
+    sign_in(api, "olga")
+    page = api.http.get(f"/console/t/{TENANT}/members")
+    answer = api.http.post(
+        f"/console/t/{TENANT}/invitations",
+        data={"email": "new@acme.example", "role": "broker", "reason": "new hire", "csrf_token": csrf_of(page.text)},
+    )
+    assert answer.status_code == 200 and "inv." in answer.text or "token" in answer.text
+    sent = [e for e in api.events() if e["event_type"] == "InvitationSent"]
+    assert sent and sent[-1]["reason"] == "new hire"
+
+
+def test_R_C2_why_names_the_decision_its_sources_and_events(story: tuple[Api, Any]) -> None:
+    api, _ = story
+    sign_in(api, "aude")
+    answer = api.http.get(
+        f"/console/t/{TENANT}/why",
+        params={
+            "user_id": "marie",
+            "permission": "leads.view_details",
+            "resource_type": "lead",
+            "resource_id": "L-17",
+            "as_of": "2027-03-01T12:00",
+        },
+    )
+    assert answer.status_code == 200
+    assert "allowed" in answer.text and "assignment of lead:L-17" in answer.text
+    assert "ResourcesAssigned" in answer.text and f"/console/t/{TENANT}/audit?since=" in answer.text
+    before = api.http.get(
+        f"/console/t/{TENANT}/why",
+        params={
+            "user_id": "marie",
+            "permission": "leads.view_details",
+            "resource_type": "lead",
+            "resource_id": "L-17",
+            "as_of": "2027-02-21",
+        },
+    )
+    assert "denied" in before.text and "not_a_member" in before.text
+
+
+def test_R_L5_access_report_as_of_a_date_and_its_csv(story: tuple[Api, Any]) -> None:
+    api, _ = story
+    sign_in(api, "aude")
+    early = api.http.get(f"/console/t/{TENANT}/access-report", params={"as_of": "2027-02-22"})
+    assert early.status_code == 200 and "2027-02-22T23:59:59" in early.text and ">marie<" not in early.text
+    csv_answer = api.http.get(f"/console/t/{TENANT}/access-report", params={"as_of": "2027-03-01", "format": "csv"})
+    assert csv_answer.headers["content-type"].startswith("text/csv")
+    assert "attachment" in csv_answer.headers["content-disposition"]
+    assert "marie,marie@acme.example,Marie,broker,leads.view_details,assigned" in csv_answer.text
+
+
+def test_R_L4_audit_filters_export_and_verify(story: tuple[Api, Any]) -> None:
+    api, _ = story
+    sign_in(api, "aude")
+    page = api.http.get(f"/console/t/{TENANT}/audit", params={"subject": "bob", "type": "PermissionGranted"})
+    assert page.status_code == 200 and "quarterly billing review" in page.text and "MemberAdded</code>" not in page.text
+    export = api.http.get(f"/console/t/{TENANT}/audit/export", params={"format": "csv", "subject": "bob"})
+    assert export.status_code == 200 and export.headers["content-type"].startswith("text/csv")
+    assert "PermissionGranted" in export.text and "ResourcesAssigned" not in export.text
+    verified = api.http.get(f"/console/t/{TENANT}/audit", params={"verify": "now"})
+    assert "ok:" in verified.text and "the chain is intact" in verified.text
+    assert api.http.get(f"/console/t/{TENANT}/audit", params={"since": "yesterday"}).status_code == 422
+
+
+def test_diff_groups_changes_by_member(story: tuple[Api, Any]) -> None:
+    api, _ = story
+    sign_in(api, "aude")
+    answer = api.http.get(f"/console/t/{TENANT}/diff", params={"from": "2027-02-21", "to": "2027-03-01"})
+    assert answer.status_code == 200
+    assert ">marie</a></h2>" in answer.text and "gained" in answer.text and ">ada</a></h2>" not in answer.text
+
+
+def test_console_routes_stay_out_of_the_openapi_schema(story: tuple[Api, Any]) -> None:
+    api, _ = story
+    paths = api.http.get("/openapi.json").json()["paths"]
+    assert not [p for p in paths if p.startswith("/console")]
+
+
+def test_every_console_asset_is_package_data() -> None:
+    """Templates and static files are installed with the package (no CDN, works offline)."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    patterns = config["tool"]["setuptools"]["package-data"]["api.console"]
+    console = ROOT / "api" / "console"
+    files = [
+        p.relative_to(console).as_posix()
+        for d in ("templates", "static")
+        for p in (console / d).rglob("*")
+        if p.is_file()
+    ]
+    assert files and all(any(fnmatch(f, pattern) for pattern in patterns) for f in files), files
+
+
+@pytest.mark.parametrize("path", ["/console/static/console.css"])
+def test_assets_are_served_from_the_package(story: tuple[Api, Any], path: str) -> None:
+    api, _ = story
+    assert api.http.get(path).status_code == 200
+
+
+def test_R_C2_who_could_see_a_lead_checks_every_member_of_that_instant(story: tuple[Api, Any]) -> None:
+    """Without a user id, the why page checks every member active at the instant through the batch check."""
+    api, _ = story
+    sign_in(api, "aude")
+    params = {"permission": "leads.view_details", "resource_type": "lead", "resource_id": "L-17"}
+    answer = api.http.get(f"/console/t/{TENANT}/why", params={**params, "as_of": "2027-03-01T12:00"})
+    assert answer.status_code == 200
+    rows = answer.text.split('<th scope="row">')[1:]
+    decisions = {row.split("<br>")[0]: ("allowed" if ">allowed<" in row else "denied") for row in rows}
+    assert decisions == {"olga": "allowed", "ada": "allowed", "aude": "denied", "bob": "denied", "marie": "allowed"}
+    assert "assignment of lead:L-17" in answer.text
+    before = api.http.get(f"/console/t/{TENANT}/why", params={**params, "as_of": "2027-02-21"})
+    assert "marie" not in before.text
