@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 WIDTH, HEIGHT = 560, 200
-LEFT, RIGHT, TOP, BOTTOM = 40, 12, 12, 28
+LEFT, RIGHT, TOP, BOTTOM = 44, 16, 12, 30
 
 
 @dataclass
@@ -37,12 +37,10 @@ class Chart:
         return not self.labels
 
 
-def _nice_top(value: float) -> float:
-    """The axis maximum: a round number at or above `value`."""
-    if value <= 5:
-        return 5
-    step = 10 ** (len(str(int(value))) - 1)
-    return float(((int(value) // step) + 1) * step)
+def _scale(value: float) -> tuple[float, float]:
+    """The axis maximum and tick step: whole steps of 1, 2 or 5 × 10^n, at most five of them."""
+    step = next(m * 10**e for e in range(12) for m in (1, 2, 5) if value <= 5 * m * 10**e)
+    return max(step, -(-value // step) * step), float(step)
 
 
 def build(title: str, labels: list[str], series: list[Series], kind: str = "line") -> Chart:
@@ -50,7 +48,7 @@ def build(title: str, labels: list[str], series: list[Series], kind: str = "line
     chart = Chart(title, labels, series, kind)
     if not labels:
         return chart
-    top = _nice_top(max((v for s in series for v in s.values), default=0))
+    top, step = _scale(max((v for s in series for v in s.values), default=0))
     inner_w, inner_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     n = len(labels)
 
@@ -69,8 +67,14 @@ def build(title: str, labels: list[str], series: list[Series], kind: str = "line
     else:
         xs = [LEFT + (inner_w * i / (n - 1) if n > 1 else inner_w / 2) for i in range(n)]
         for s in series:
-            s.points = " ".join(f"{round(x, 1)},{y(v)}" for x, v in zip(xs, s.values, strict=True))
-    chart.y_ticks = [(y(top * k / 4), f"{top * k / 4:g}") for k in range(5)]
-    every = max(1, -(-n // 6))
+            # A step line: counts change at events, not gradually between two samples.
+            corners = []
+            for i, (x, v) in enumerate(zip(xs, s.values, strict=True)):
+                if i:
+                    corners.append(f"{round(x, 1)},{y(s.values[i - 1])}")
+                corners.append(f"{round(x, 1)},{y(v)}")
+            s.points = " ".join(corners)
+    chart.y_ticks = [(y(step * k), f"{step * k:g}") for k in range(int(top // step) + 1)]
+    every = max(1, -(-n // 4))
     chart.x_ticks = [(round(xs[i], 1), labels[i]) for i in range(0, n, every)]
     return chart

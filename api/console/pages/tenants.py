@@ -23,7 +23,8 @@ from projections.audit.projection import encode_cursor
 from replay.state import sequence_at, state
 
 router = APIRouter(include_in_schema=False)
-SAMPLES = 12
+SAMPLES = 24
+HISTORY_DAYS = 365
 CHANGE_DAYS = 30
 
 
@@ -60,11 +61,12 @@ def _instant(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def _seat_history(services: Services, tenant_id: str, tenant: dict[str, Any]) -> dict[str, Any]:
-    """The tenant folded at evenly spaced instants of its current term (replay.state: the domain's own counts)."""
-    now = services.now()
-    start = _instant(tenant["term_start"] + "T00:00:00Z")
-    end = min(now, _instant(tenant["term_end"] + "T00:00:00Z"))
+def _seat_history(services: Services, tenant_id: str) -> dict[str, Any]:
+    """The tenant folded at evenly spaced instants of the last year, or since it opened (replay.state: the domain's
+    own counts), so a term's end (add-ons ending, members removed, R-S4) stays in sight after it passed."""
+    end = services.now()
+    first, _ = services.queries.audit(tenant_id, limit=1)
+    start = max(end - timedelta(days=HISTORY_DAYS), _instant(first[0]["occurred_at"]) if first else end)
     step = (end - start) / (SAMPLES - 1) if end > start else timedelta(0)
     labels, capacity, used, members = [], [], [], []
     for i in range(SAMPLES if step else 1):
@@ -73,7 +75,7 @@ def _seat_history(services: Services, tenant_id: str, tenant: dict[str, Any]) ->
             folded = state(services.ledger, services.store, tenant_id, at=at)
         except DomainError:  # the tenant did not exist yet at that instant
             continue
-        labels.append(at.strftime("%m-%d %H:%M") if step < timedelta(days=1) else at.date().isoformat())
+        labels.append(at.strftime("%m-%d %H:%M" if step < timedelta(hours=6) else "%Y-%m-%d"))
         capacity.append(folded["seats"]["capacity"])
         used.append(folded["seats"]["used"])
         members.append(len(folded["members"]))
@@ -105,9 +107,9 @@ async def overview(request: Request, tenant_id: str, done: str | None = None) ->
     tenant = await body(tenant_routes.get_tenant(access))
     addons = (await body(billing_routes.list_addons(access)))["items"]
     charges = await allowed(billing_routes.list_charges(access, cursor=None, limit=100))
-    history = await blocking(_seat_history, services, tenant_id, tenant)
+    history = await blocking(_seat_history, services, tenant_id)
     seats_chart = charts.build(
-        "Seats used and capacity over the current term",
+        "Seats used and capacity, last 12 months",
         history["labels"],
         [
             charts.Series("capacity", "line-capacity", history["capacity"]),
@@ -115,7 +117,7 @@ async def overview(request: Request, tenant_id: str, done: str | None = None) ->
         ],
     )
     members_chart = charts.build(
-        "Members over the current term",
+        "Members, last 12 months",
         history["labels"],
         [charts.Series("members", "line-members", history["members"])],
     )
