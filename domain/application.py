@@ -266,8 +266,9 @@ class AccessLedger(Application):
         scope: str,
         resource: dict[str, str] | None = None,
         expires_at: datetime | None = None,
+        starts_at: datetime | None = None,
     ) -> CommandResult:
-        """R-G1 (a permission at a scope) or R-P9 (a role on one resource)."""
+        """R-G1 (a permission at a scope) or R-P9 (a role on one resource); R-G3 from `starts_at`."""
         return self._run(
             tenant_id,
             actor,
@@ -279,6 +280,7 @@ class AccessLedger(Application):
                 resource=resource,
                 expires_at=expires_at,
                 now=self.clock.now(),
+                starts_at=starts_at,
             ),
             key="grant_id",
         )

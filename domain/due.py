@@ -1,4 +1,4 @@
-"""Effective-dated changes (R-K1): expiries, add-on and subscription ends, term renewals, monthly charges.
+"""Effective-dated changes (R-K1): expiries, grant starts, add-on and subscription ends, term renewals, monthly charges.
 
 They are applied, in time order, before any command on a tenant and by the sweep; each event is stamped with
 the instant it took effect and actor `system`, so no later event of the tenant can precede it.
@@ -23,6 +23,7 @@ def next_due_instant(tenant: Tenant, now: datetime) -> datetime | None:
         return None
     candidates = [i.expires_at for i in tenant.pending_invitations]
     candidates += [g.expires_at for g in tenant.grants.values() if g.expires_at is not None]
+    candidates += [g.starts_at for g in tenant.grants.values() if g.starts_at is not None]
     candidates.append(midnight(tenant.term_end))
     candidates += [a.charged_through for a in tenant.addons.values() if a.status != "ended"]
     due = [instant for instant in candidates if instant <= now]
@@ -40,13 +41,16 @@ def apply_due_changes(tenant: Tenant, now: datetime, context: EventContext) -> i
 
 
 def _apply_at(tenant: Tenant, instant: datetime, context: EventContext) -> None:
-    # Order at one instant (R-K1): expiries, ends, renewal, charges.
+    # Order at one instant (R-K1): expiries, grant starts (R-G3), ends, renewal, charges.
     for invitation in sorted(tenant.pending_invitations, key=lambda i: (i.created_at, i.invitation_id)):
         if invitation.expires_at == instant:
             tenant.trigger(ev.InvitationExpired, invitation_id=invitation.invitation_id, email=invitation.email)
     for grant in sorted(tenant.grants.values(), key=lambda g: g.grant_id):
         if grant.expires_at == instant:
             tenant.trigger(ev.GrantExpired, grant_id=grant.grant_id, user_id=grant.user_id)
+    for grant in sorted(tenant.grants.values(), key=lambda g: g.grant_id):
+        if grant.starts_at == instant:
+            tenant.trigger(ev.GrantStarted, grant_id=grant.grant_id, user_id=grant.user_id)
     if midnight(tenant.term_end) == instant:
         if tenant.status == "cancellation_scheduled":
             # A closing tenant removes nobody (R-T5): its add-ons simply end with it.

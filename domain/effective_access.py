@@ -75,8 +75,11 @@ class Access:
         return held
 
     def grants_of(self, user_id: str) -> list[Any]:
+        """The member's started grants (a scheduled one gives nothing yet, R-G3)."""
         return [
-            g for g in self.tenant.grants.values() if g.user_id == user_id and g.grant_id not in self.without_grants
+            g
+            for g in self.tenant.grants.values()
+            if g.user_id == user_id and g.grant_id not in self.without_grants and g.starts_at is None
         ]
 
     def held_scopes(self, user_id: str) -> dict[str, str]:

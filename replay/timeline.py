@@ -71,8 +71,9 @@ def _assigned(d: dict[str, Any]) -> str:
 def _granted(d: dict[str, Any]) -> str:
     what = d.get("permission") or f"role {d.get('role')}"
     where = f" on {resource_text(d['resource'])}" if d.get("resource") else ""
+    since = f" from {d['starts_at']}" if d.get("starts_at") else ""
     until = f" until {d['expires_at']}" if d.get("expires_at") else ""
-    return f"{d['grant_id']}: {d['user_id']} granted {what} at scope {d['scope']}{where}{until}"
+    return f"{d['grant_id']}: {d['user_id']} granted {what} at scope {d['scope']}{where}{since}{until}"
 
 
 def _permissions(items: Any) -> str:
@@ -122,6 +123,7 @@ SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "PermissionGranted": _granted,
     "PermissionRevoked": lambda d: f"{d['grant_id']}: grant of {d.get('user_id', '?')} revoked ({d['reason']})",
     "GrantExpired": lambda d: f"{d['grant_id']}: grant of {d.get('user_id', '?')} expired",
+    "GrantStarted": lambda d: f"{d['grant_id']}: grant of {d.get('user_id', '?')} started",
     "ResourcesAssigned": _assigned,
     "ResourceUnassigned": lambda d: (
         f"{d['resource_type']}:{d['resource_id']} unassigned from {d['user_id']} ({d['reason']})"

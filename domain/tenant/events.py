@@ -288,6 +288,7 @@ class PermissionGranted(TenantEvent):
     scope: str
     resource: dict[str, str] | None
     expires_at: datetime | None
+    starts_at: datetime | None = None  # R-G3 (events recorded before it existed read None)
 
     def apply(self, tenant: Any) -> None:
         resource = self.resource or {}
@@ -302,8 +303,19 @@ class PermissionGranted(TenantEvent):
             self.expires_at,
             self.actor,
             self.occurred_at,
+            self.starts_at,
         )
         tenant.counter += 1
+
+
+class GrantStarted(TenantEvent):
+    """R-G3: a scheduled grant gives from now on (a due change, recorded at its `starts_at`)."""
+
+    grant_id: str
+    user_id: str
+
+    def apply(self, tenant: Any) -> None:
+        tenant.grants[self.grant_id].starts_at = None
 
 
 class _GrantEnded(TenantEvent):

@@ -29,8 +29,10 @@ class GrantCommands:
         resource: dict[str, str] | None,
         expires_at: datetime | None,
         now: datetime,
+        starts_at: datetime | None = None,
     ) -> str:
-        """R-G1: a permission at a scope; or R-P9: a role on one resource (its resource-typed permissions)."""
+        """R-G1: a permission at a scope; or R-P9: a role on one resource (its resource-typed permissions);
+        R-G3: from `starts_at` on, if given."""
         self.require("permissions.manage")
         if (permission is None) == (role is None):
             raise validation("give exactly one of permission and role", ("body",))
@@ -44,6 +46,10 @@ class GrantCommands:
         self.member(user_id)
         if expires_at is not None and expires_at <= now:
             raise validation("expires_at must be in the future", ("body", "expires_at"))
+        if starts_at is not None and starts_at <= now:
+            raise validation("starts_at must be in the future", ("body", "starts_at"))
+        if starts_at is not None and expires_at is not None and expires_at <= starts_at:
+            raise validation("expires_at must come after starts_at", ("body", "expires_at"))
         if permission in NEVER_GRANTABLE:
             raise DomainError("not_grantable", f"{permission} is never granted")
         self.check_no_escalation(wanted, target)
@@ -57,6 +63,7 @@ class GrantCommands:
             scope=scope,
             resource=resource,
             expires_at=expires_at,
+            starts_at=starts_at,
         )
         return grant_id
 

@@ -62,6 +62,7 @@ class Grant:
     expires_at: datetime | None
     granted_by: str
     granted_at: datetime
+    starts_at: datetime | None = None  # R-G3: gives nothing before it; None once started (or never scheduled)
 
 
 @dataclass

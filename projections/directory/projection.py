@@ -262,8 +262,8 @@ def _granted(w: Writer, r: Recorded, e: Any) -> None:
     resource = e.resource or {}
     w.run(
         "INSERT INTO dir_grants{s} (tenant_id, grant_id, user_id, permission, role, scope, resource_type, "
-        "resource_id, expires_at, granted_by, granted_at, granted_position, status, ended_at, end_reason) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', NULL, NULL)",
+        "resource_id, starts_at, expires_at, granted_by, granted_at, granted_position, status, ended_at, end_reason) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', NULL, NULL)",
         (
             e.tenant_id,
             e.grant_id,
@@ -273,6 +273,7 @@ def _granted(w: Writer, r: Recorded, e: Any) -> None:
             e.scope,
             resource.get("type"),
             resource.get("id"),
+            ts(getattr(e, "starts_at", None)),
             ts(e.expires_at),
             e.actor,
             ts(e.occurred_at),
@@ -284,6 +285,15 @@ def _granted(w: Writer, r: Recorded, e: Any) -> None:
 @_handles("PermissionRevoked")
 def _revoked(w: Writer, r: Recorded, e: Any) -> None:
     w.end_grant(e, "revoked", e.reason)
+
+
+@_handles("GrantStarted")
+def _started(w: Writer, r: Recorded, e: Any) -> None:
+    # R-G3: the sweep stops finding it due; the change feed counts its rows from here (projections.changes).
+    w.run(
+        "UPDATE dir_grants{s} SET started_position = ? WHERE tenant_id = ? AND grant_id = ?",
+        (r.position, e.tenant_id, e.grant_id),
+    )
 
 
 @_handles("GrantExpired")

@@ -88,7 +88,8 @@ SCHEMA: dict[str, tuple[str, str, dict[str, tuple[str, str | None]]]] = {
     ),
     "dir_grants": (
         """tenant_id TEXT NOT NULL, grant_id TEXT NOT NULL, user_id TEXT NOT NULL, permission TEXT, role TEXT,
-        scope TEXT NOT NULL, resource_type TEXT, resource_id TEXT, expires_at TEXT, granted_by TEXT NOT NULL,
+        scope TEXT NOT NULL, resource_type TEXT, resource_id TEXT, starts_at TEXT, started_position BIGINT,
+        expires_at TEXT, granted_by TEXT NOT NULL,
         granted_at TEXT NOT NULL, granted_position BIGINT NOT NULL, status TEXT NOT NULL, ended_at TEXT,
         end_reason TEXT""",
         "tenant_id, grant_id",
@@ -96,6 +97,7 @@ SCHEMA: dict[str, tuple[str, str, dict[str, tuple[str, str | None]]]] = {
             "order": ("tenant_id, granted_position", None),
             "user": ("tenant_id, user_id, granted_position", None),
             "due": ("expires_at", "status = 'active'"),
+            "starting": ("starts_at", "started_position IS NULL"),
         },
     ),
     # One row per interval a resource was assigned to one member (R-A1); scope `assigned` reads it (R-C1).

@@ -11,7 +11,10 @@ One row per (member, permission, source) interval. `source_kind` is
 Scope `team` is a scope like the others; what it and a resource covers at an instant comes from the directory's
 closures (reporting lines, resource parents), read by the check, so moving a node changes no row here.
 The positions and event types that opened and closed a row explain it (explain, diff). A grant's `expires_at` ends
-its row from that instant even before `GrantExpired` is recorded; the tenant's closing is a tenant-level window in
+its row from that instant even before `GrantExpired` is recorded; a scheduled grant (R-G3) opens its rows at once
+with `valid_from` = `starts_at`, so checks honour the window before `GrantStarted` is recorded, and `GrantStarted`
+closes them where they begin (empty intervals) and opens them again as its own, so explain and the change feed name
+the event that started the access; the tenant's closing is a tenant-level window in
 the directory (R-T5), so rows stay as they were when it closed.
 
 Checks are answered from memory (`projections.queries.access_cache`); the SQL interval queries (explain, and members too
@@ -53,6 +56,9 @@ SCHEMA = {
         {
             "user_open": ("tenant_id, user_id", "valid_to IS NULL"),
             "source_open": ("tenant_id, source_kind, source_id", "valid_to IS NULL"),
+            # The change feed reads the rows each event opened and closed (projections.changes).
+            "opened": ("tenant_id, from_position", None),
+            "closed": ("tenant_id, to_position", "to_position IS NOT NULL"),
         },
     ),
     **ROLE_SCHEMA,
@@ -158,10 +164,14 @@ class _Rows:
         source_id: str,
         resource: dict[str, str] | None = None,
         expires_at: str | None = None,
+        starts_at: str | None = None,
     ) -> None:
+        """Open rows from now, or from `starts_at` when that is later (a scheduled grant, R-G3). `open_since` stays
+        at most now: every row opened later starts at or after now, so the as-of seek still finds them all."""
         resource = resource or {}
         key = (e.tenant_id, user_id)
         still_open = self.open_rows.setdefault(key, [])
+        valid_from = starts_at if starts_at is not None and starts_at > self.at else self.at
         for permission, scope in sorted(held.items()):
             since = self.at if kind in NON_OVERLAPPING else self.open_since(key, kind, permission)
             row = [
@@ -173,7 +183,7 @@ class _Rows:
                 resource.get("id"),
                 kind,
                 source_id,
-                self.at,
+                valid_from,
                 None,
                 self.position,
                 None,
@@ -197,6 +207,32 @@ class _Rows:
             if stored_kind == kind and stored_permission == permission and valid_from < since:
                 since = valid_from
         return since
+
+    def reopen(
+        self, e: Any, user_id: str, kinds: tuple[str, ...], source_id: str
+    ) -> list[tuple[str, dict[str, str], dict[str, str] | None, str | None]]:
+        """Close the source's open rows and say what they held: (kind, permission → scope, resource, expires_at)."""
+        found: dict[tuple[str, Any, Any, Any], dict[str, str]] = {}
+        marks = ", ".join("?" for _ in kinds)
+        stored = self.sql.all(
+            "SELECT source_kind, permission, scope, resource_type, resource_id, expires_at FROM permission_history{s} "
+            f"WHERE tenant_id = ? AND user_id = ? AND source_kind IN ({marks}) AND source_id = ? AND valid_to IS NULL",
+            (e.tenant_id, user_id, *kinds, source_id),
+        )
+        pending = [
+            dict(zip(COLUMNS, row, strict=True))
+            for row in self.open_rows.get((e.tenant_id, user_id), ())
+            if row[_KIND] in kinds and row[_SOURCE] == source_id
+        ]
+        for row in [*stored, *pending]:
+            key = (row["source_kind"], row["resource_type"], row["resource_id"], row["expires_at"])
+            found.setdefault(key, {})[row["permission"]] = row["scope"]
+        self.close(e, user_id, kinds=kinds, source_id=source_id)
+        out = []
+        for (kind, resource_type, resource_id, expires_at), held in sorted(found.items(), key=lambda i: str(i[0])):
+            resource = None if resource_type is None else {"type": resource_type, "id": resource_id}
+            out.append((kind, held, resource, expires_at))
+        return out
 
     def close(
         self,
@@ -291,7 +327,16 @@ def _role_redefined(rows: _Rows, e: Any) -> None:
             rows.open(e, holder.user_id, given, "role", holder.role)
         else:
             rows.close(e, holder.user_id, kinds=("role_grant",), source_id=holder.holder_id, permissions=changed)
-            rows.open(e, holder.user_id, given, "role_grant", holder.holder_id, holder.resource, holder.expires_at)
+            rows.open(
+                e,
+                holder.user_id,
+                given,
+                "role_grant",
+                holder.holder_id,
+                holder.resource,
+                holder.expires_at,
+                holder.starts_at,
+            )
 
 
 def _role_deleted(rows: _Rows, e: Any) -> None:
@@ -303,14 +348,24 @@ def _role_deleted(rows: _Rows, e: Any) -> None:
 
 def _granted(rows: _Rows, e: Any) -> None:
     expires_at = ts(e.expires_at)
+    starts_at = ts(getattr(e, "starts_at", None))
     role = getattr(e, "role", None)
     if role is None:
-        rows.open(e, e.user_id, expand_grant(e.permission, e.scope), "grant", e.grant_id, e.resource, expires_at)
+        held = expand_grant(e.permission, e.scope)
+        rows.open(e, e.user_id, held, "grant", e.grant_id, e.resource, expires_at, starts_at)
         return
     held = resource_typed(rows.roles.gives(e.tenant_id, role))
-    rows.open(e, e.user_id, held, "role_grant", e.grant_id, e.resource, expires_at)
+    rows.open(e, e.user_id, held, "role_grant", e.grant_id, e.resource, expires_at, starts_at)
     if not is_builtin_role(role):
-        rows.roles.hold(e.tenant_id, Holder("grant", e.grant_id, e.user_id, role, e.resource, expires_at))
+        holder = Holder("grant", e.grant_id, e.user_id, role, e.resource, expires_at, starts_at)
+        rows.roles.hold(e.tenant_id, holder)
+
+
+def _started(rows: _Rows, e: Any) -> None:
+    """R-G3: the rows a scheduled grant opened at `starts_at` become this event's own (closed and opened again)."""
+    reopened = rows.reopen(e, e.user_id, GRANT_KINDS, e.grant_id)
+    for kind, held, resource, expires_at in reopened:
+        rows.open(e, e.user_id, held, kind, e.grant_id, resource, expires_at)
 
 
 def _grant_ended(rows: _Rows, e: Any) -> None:
@@ -339,6 +394,7 @@ HANDLERS: dict[str, Callable[[_Rows, Any], None]] = {
     "PermissionGranted": _granted,
     "PermissionRevoked": _grant_ended,
     "GrantExpired": _grant_ended,
+    "GrantStarted": _started,
     "RestrictionAdded": _restricted,
     "RestrictionLifted": _lifted,
 }

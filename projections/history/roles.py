@@ -27,7 +27,7 @@ SCHEMA = {
     # kind `member` (holder_id = user_id) or `grant` (holder_id = grant id, a role grant on `resource`).
     HOLDERS: (
         """tenant_id TEXT NOT NULL, kind TEXT NOT NULL, holder_id TEXT NOT NULL, user_id TEXT NOT NULL,
-        role TEXT NOT NULL, resource_type TEXT, resource_id TEXT, expires_at TEXT""",
+        role TEXT NOT NULL, resource_type TEXT, resource_id TEXT, expires_at TEXT, starts_at TEXT""",
         "tenant_id, kind, holder_id",
         {"role": ("tenant_id, role", None)},
     ),
@@ -59,6 +59,7 @@ class Holder:
     role: str
     resource: dict[str, str] | None = None
     expires_at: str | None = None
+    starts_at: str | None = None  # a scheduled role grant (R-G3) gives nothing before it
 
 
 @dataclass
@@ -104,7 +105,15 @@ class RoleState:
                 resource = None
                 if row["resource_type"] is not None:
                     resource = {"type": row["resource_type"], "id": row["resource_id"]}
-                holder = Holder(row["kind"], row["holder_id"], row["user_id"], row["role"], resource, row["expires_at"])
+                holder = Holder(
+                    row["kind"],
+                    row["holder_id"],
+                    row["user_id"],
+                    row["role"],
+                    resource,
+                    row["expires_at"],
+                    row["starts_at"],
+                )
                 state.holders[(holder.kind, holder.holder_id)] = holder
         return state.holders
 
@@ -132,7 +141,7 @@ class RoleState:
         resource = holder.resource or {}
         self.sql.run(
             f"INSERT INTO {HOLDERS}{{s}} (tenant_id, kind, holder_id, user_id, role, resource_type, resource_id, "
-            "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "expires_at, starts_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 tenant_id,
                 holder.kind,
@@ -142,6 +151,7 @@ class RoleState:
                 resource.get("type"),
                 resource.get("id"),
                 holder.expires_at,
+                holder.starts_at,
             ),
         )
 

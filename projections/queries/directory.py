@@ -13,7 +13,7 @@ from projections.values import iso
 
 MEMBER_STATUSES = ("active", "removed", "all")
 INVITATION_STATUSES = ("pending", "accepted", "declined", "revoked", "expired")
-GRANT_STATUSES = ("active", "revoked", "expired")
+GRANT_STATUSES = ("scheduled", "active", "revoked", "expired")
 
 
 def choice(value: str | None, allowed: tuple[str, ...], name: str) -> str | None:
@@ -97,10 +97,10 @@ def tenant_ids(tx: Any, due_before: str | None) -> list[str]:
         "OR EXISTS (SELECT 1 FROM dir_invitations i WHERE i.tenant_id = t.tenant_id AND i.status = 'pending' "
         "AND i.expires_at <= ?) "
         "OR EXISTS (SELECT 1 FROM dir_grants g WHERE g.tenant_id = t.tenant_id AND g.status = 'active' "
-        "AND g.expires_at <= ?) "
+        "AND (g.expires_at <= ? OR (g.starts_at <= ? AND g.started_position IS NULL))) "
         "OR EXISTS (SELECT 1 FROM dir_addons a WHERE a.tenant_id = t.tenant_id AND a.status <> 'ended' "
         "AND a.charged_through <= ?)) ORDER BY t.tenant_id",
-        (due_before,) * 4,
+        (due_before,) * 5,
     )
     return [r["tenant_id"] for r in rows]
 
@@ -267,6 +267,8 @@ def grant_dict(row: dict[str, Any], now: str) -> dict[str, Any]:
     status = row["status"]
     if status == "active" and row["expires_at"] is not None and row["expires_at"] <= now:
         status = "expired"  # honoured from its instant, before `GrantExpired` is recorded
+    elif status == "active" and row["starts_at"] is not None and row["starts_at"] > now:
+        status = "scheduled"  # R-G3: until its `starts_at`, whether or not `GrantStarted` is recorded
     resource = None
     if row["resource_type"] is not None:
         resource = {"type": row["resource_type"], "id": row["resource_id"]}
@@ -277,6 +279,7 @@ def grant_dict(row: dict[str, Any], now: str) -> dict[str, Any]:
         "role": row["role"],
         "scope": row["scope"],
         "resource": resource,
+        "starts_at": iso(row["starts_at"]),
         "expires_at": iso(row["expires_at"]),
         "granted_by": row["granted_by"],
         "granted_at": iso(row["granted_at"]),
@@ -293,7 +296,12 @@ def grants(
         where.append("user_id = ?")
         params.append(user_id)
     if status == "active":
-        where.append("status = 'active' AND (expires_at IS NULL OR expires_at > ?)")
+        where.append(
+            "status = 'active' AND (expires_at IS NULL OR expires_at > ?) AND (starts_at IS NULL OR starts_at <= ?)"
+        )
+        params += [now, now]
+    elif status == "scheduled":
+        where.append("status = 'active' AND starts_at > ?")
         params.append(now)
     elif status == "expired":
         where.append("(status = 'expired' OR (status = 'active' AND expires_at <= ?))")

@@ -191,7 +191,9 @@ class RandomHistory:
             scope = self.rng.choice(("resource", "resource", "team", "assigned"))
             if scope == "resource":
                 resource = {"type": "lead", "id": self.rng.choice(LEADS)}
-        expires = self.clock.now() + timedelta(hours=self.rng.choice((2, 30, 400))) if self.rng.random() < 0.5 else None
+        starts = self._starts()
+        begin = starts or self.clock.now()
+        expires = begin + timedelta(hours=self.rng.choice((2, 30, 400))) if self.rng.random() < 0.5 else None
         self.ledger.grant(
             tenant_id,
             self.owner(),
@@ -200,7 +202,14 @@ class RandomHistory:
             scope=scope,
             resource=resource,
             expires_at=expires,
+            starts_at=starts,
         )
+
+    def _starts(self) -> Any:
+        """A grant that starts later (R-G3), now and then."""
+        if self.rng.random() < 0.25:
+            return self.clock.now() + timedelta(hours=self.rng.choice((1, 5, 30)))
+        return None
 
     def revoke_grant(self, tenant_id: str) -> None:
         self.ledger.revoke_grant(tenant_id, self.owner(), self._pick(sorted(self.ledger.load(tenant_id).grants)))
@@ -248,7 +257,8 @@ class RandomHistory:
 
     def role_grant(self, tenant_id: str) -> None:
         role = self._role(tenant_id) if self.rng.random() < 0.5 else self.rng.choice(("manager", "broker", "admin"))
-        expires = self.clock.now() + timedelta(hours=30) if self.rng.random() < 0.3 else None
+        starts = self._starts()
+        expires = (starts or self.clock.now()) + timedelta(hours=30) if self.rng.random() < 0.3 else None
         self.ledger.grant(
             tenant_id,
             self.owner(),
@@ -257,6 +267,7 @@ class RandomHistory:
             scope="resource",
             resource=self._resource(),
             expires_at=expires,
+            starts_at=starts,
         )
 
     def team_grant(self, tenant_id: str) -> None:

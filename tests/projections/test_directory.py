@@ -209,6 +209,7 @@ def test_R_G1_R_G2_grants_with_their_statuses(rs: ReadSide) -> None:
         "role": None,
         "scope": "all",
         "resource": None,
+        "starts_at": None,
         "expires_at": None,
         "granted_by": "olga",
         "granted_at": "2026-11-16T09:30:00Z",

@@ -17,7 +17,7 @@ router = APIRouter(tags=["grants and restrictions"])
 # Served once the ledger records restrictions (issue 6); see `api.http.app`.
 restriction_commands = APIRouter(tags=["grants and restrictions"])
 
-GrantStatus = Literal["active", "revoked", "expired"]
+GrantStatus = Literal["scheduled", "active", "revoked", "expired"]
 RestrictionStatus = Literal["active", "lifted"]
 
 
@@ -37,7 +37,8 @@ def restriction_of(access: TenantAccess, restriction_id: str) -> dict[str, Any]:
     summary="Grant a permission or a role on a resource",
 )
 async def grant(body: GrantIn, access: WriteAccess) -> Response:
-    """R-G1 (a permission at a scope, optionally until `expires_at`) or R-P9 (a role on one resource)."""
+    """R-G1 (a permission at a scope, optionally until `expires_at`) or R-P9 (a role on one resource); R-G3: from
+    `starts_at` on, `scheduled` until then."""
     ledger = access.services.ledger
     arguments: dict[str, Any] = {
         "user_id": body.user_id,
@@ -46,6 +47,7 @@ async def grant(body: GrantIn, access: WriteAccess) -> Response:
         "scope": body.scope,
         "resource": body.resource.model_dump() if body.resource else None,
         "expires_at": body.expires_at,
+        "starts_at": body.starts_at,
     }
 
     def shape(result: CommandResult) -> dict[str, Any]:

@@ -149,6 +149,7 @@ class GrantIn(Body):
     )
     scope: Scope
     resource: ResourceRef | None = None
+    starts_at: Instant | None = Field(default=None, description="R-G3: the grant gives nothing before this instant.")
     expires_at: Instant | None = None
 
     @model_validator(mode="after")

@@ -124,10 +124,11 @@ class Grant(Out):
     role: str | None
     scope: str
     resource: ResourceOut | None
+    starts_at: str | None
     expires_at: str | None
     granted_by: str
     granted_at: str
-    status: Literal["active", "revoked", "expired"]
+    status: Literal["scheduled", "active", "revoked", "expired"]
 
 
 class ScopedPermission(Out):

@@ -57,3 +57,35 @@ def test_grants_list_needs_permissions_manage_or_audit_read(acme: Api) -> None:
 
 def _soon() -> str:
     return (datetime.now().astimezone() + timedelta(minutes=1)).isoformat()
+
+
+def test_R_G3_a_grant_that_starts_later_is_scheduled_until_then(acme: Api) -> None:
+    acme.add_member("bob")
+    now = datetime.fromisoformat(acme.post("/v1/clock", "operator", json={"now": _soon()}).json()["now"])
+    starts = (now + timedelta(hours=1)).isoformat()
+    body = {"user_id": "bob", "permission": "billing.view", "scope": "all", "starts_at": starts}
+    granted = acme.post(GRANTS, json=body)
+    assert granted.status_code == 201, granted.text
+    grant = granted.json()["grant"]
+    assert grant["status"] == "scheduled" and grant["starts_at"] is not None
+    assert_problem(acme.get(f"/v1/tenants/{TENANT}/charges", "bob"), 403, "forbidden")
+    acme.post("/v1/clock", "operator", json={"now": (now + timedelta(hours=2)).isoformat()})
+    assert acme.get(f"/v1/tenants/{TENANT}/charges", "bob").status_code == 200
+    assert acme.get(GRANTS, params={"status": "active"}).json()["items"][0]["status"] == "active"
+    assert "GrantStarted" in [e["event_type"] for e in acme.events()]
+
+
+def test_R_G3_a_start_in_the_past_or_after_the_expiry_is_refused_and_records_nothing(acme: Api) -> None:
+    acme.add_member("bob")
+    now = datetime.fromisoformat(acme.post("/v1/clock", "operator", json={"now": _soon()}).json()["now"])
+    before = len(acme.events())
+    base = {"user_id": "bob", "permission": "billing.view", "scope": "all"}
+    past = {**base, "starts_at": (now - timedelta(hours=1)).isoformat()}
+    assert_problem(acme.post(GRANTS, json=past), 422, "validation_error")
+    late = {
+        **base,
+        "starts_at": (now + timedelta(hours=3)).isoformat(),
+        "expires_at": (now + timedelta(hours=2)).isoformat(),
+    }
+    assert_problem(acme.post(GRANTS, json=late), 422, "validation_error")
+    assert len(acme.events()) == before
