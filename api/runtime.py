@@ -1,4 +1,5 @@
-"""What one running API holds: the ledger, the read side, the clock, idempotency, metrics, background work."""
+"""The composition root: the one place the settings, the clock, the ledger, the read store, the runner and Queries
+are put together, for the HTTP app, every CLI command and bench/ alike."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from domain.storage import parse_database_url
 from projections import all_projections
 from projections.db import ReadStore
 from projections.follow import EVENTS_CHANNEL, Follower
+from projections.guards import install_guards
 from projections.queries.facade import Queries
 from projections.runner import Runner
 from projections.watch import PositionWatch
@@ -29,22 +31,18 @@ log = logging.getLogger("accessledger.api")
 
 
 @dataclass
-class Services:
-    """Built once per app by `build_services`; routes reach it through `api.http.deps`."""
+class Runtime:
+    """The configured database opened once: the one clock, the ledger, the read store, the runner and Queries.
+
+    Every entry point builds it here (`open_runtime`): the HTTP app (as `Services`), each CLI command and bench/."""
 
     settings: Settings
+    clock: Clock
+    manual_clock: PersistedManualClock | None
     ledger: AccessLedger
     store: ReadStore
     runner: Runner
     queries: Queries
-    clock: Clock
-    manual_clock: PersistedManualClock | None
-    idempotency: IdempotencyStore
-    metrics: Metrics
-    stop: threading.Event = field(default_factory=threading.Event)
-    threads: list[threading.Thread] = field(default_factory=list)
-    follower: Follower | None = None
-    closed: bool = False
 
     @property
     def watch(self) -> PositionWatch:
@@ -55,10 +53,9 @@ class Services:
         """The one clock's now (R-K2)."""
         return self.clock.now()
 
-    def operator_token_matches(self, token: str) -> bool:
-        """Constant-time comparison with the configured operator token (none configured: nobody is operator)."""
-        expected = self.settings.operator_token
-        return bool(expected) and secrets.compare_digest(token.encode(), expected.encode())
+    def lag(self) -> int:
+        """Events stored but not yet in every read model."""
+        return self.runner.lag()
 
     def after_write(self, position: int | None) -> None:
         """Wake the projector (PostgreSQL NOTIFY) and, with projections in-process, project up to `position` here.
@@ -97,6 +94,28 @@ class Services:
         return changed
 
     def close(self) -> None:
+        """Release every connection."""
+        self.ledger.close()
+        self.store.close()
+
+
+@dataclass
+class Services(Runtime):
+    """A serving process's Runtime plus idempotency, metrics and background work; routes reach it through deps."""
+
+    idempotency: IdempotencyStore = field(kw_only=True)
+    metrics: Metrics = field(kw_only=True)
+    stop: threading.Event = field(default_factory=threading.Event)
+    threads: list[threading.Thread] = field(default_factory=list)
+    follower: Follower | None = None
+    closed: bool = False
+
+    def operator_token_matches(self, token: str) -> bool:
+        """Constant-time comparison with the configured operator token (none configured: nobody is operator)."""
+        expected = self.settings.operator_token
+        return bool(expected) and secrets.compare_digest(token.encode(), expected.encode())
+
+    def close(self) -> None:
         """Stop background work and release every connection; a closed Services is rebuilt by the next start."""
         self.closed = True
         self.stop.set()
@@ -107,30 +126,48 @@ class Services:
         for thread in self.threads:
             thread.join(timeout=10)
         self.threads.clear()
-        self.ledger.close()
-        self.store.close()
+        super().close()
+
+
+# One command at a time needs few connections; eventsourcing's default pool opens ten per process.
+_COMMAND_POOL = {"POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "4"}
+
+
+def open_runtime(
+    settings: Settings,
+    *,
+    serving: bool = False,
+    create_tables: bool = True,
+    clock: Clock | None = None,
+) -> Runtime:
+    """Open the ledger and the read side on the configured database, with the one clock (R-K2).
+
+    `serving`: this process serves the API, so it starts a manual clock (commands attach to the instant it stores)
+    and keeps a full connection pool. `create_tables=False` opens an existing database without creating anything.
+    `clock` replaces the configured clock (the demo and bench/ write histories at instants they choose)."""
+    store = ReadStore(parse_database_url(settings.database_url))
+    manual_clock = None
+    if clock is None and settings.clock == "manual":
+        manual_clock = PersistedManualClock.start(store) if serving else PersistedManualClock.attach(store)
+    clock = clock or (manual_clock.clock if manual_clock else SystemClock())
+    env = {} if serving else dict(_COMMAND_POOL)
+    if not create_tables:
+        env["CREATE_TABLE"] = "n"
+    ledger = AccessLedger(settings.database_url, clock, env=env)
+    runner = Runner(ledger, store, all_projections(), create_tables=create_tables)
+    queries = Queries(store, app=ledger, watch=runner.watch)
+    if create_tables:
+        install_guards(store)
+    return Runtime(settings, clock, manual_clock, ledger, store, runner, queries)
 
 
 def build_services(settings: Settings, metrics: Metrics | None = None) -> Services:
-    """Open the ledger and the read side on the configured database, and the clock (R-K2)."""
-    store = ReadStore(parse_database_url(settings.database_url))
-    manual_clock = PersistedManualClock(store) if settings.clock == "manual" else None
-    clock: Clock = manual_clock.clock if manual_clock else SystemClock()
-    ledger = AccessLedger(settings.database_url, clock)
-    runner = Runner(ledger, store, all_projections())
-    queries = Queries(store, app=ledger, watch=runner.watch)
-    _install_guards(store)
-    idempotency = IdempotencyStore(store, fernet_for(settings.secret_key), settings.idempotency_retention_hours)
+    """The serving process's Runtime with idempotency and metrics."""
+    core = open_runtime(settings, serving=True)
+    idempotency = IdempotencyStore(core.store, fernet_for(settings.secret_key), settings.idempotency_retention_hours)
+    ledger, runner = core.ledger, core.runner
     metrics = metrics or Metrics(lambda: ledger.head_position(), lambda: runner.position())
-    return Services(settings, ledger, store, runner, queries, clock, manual_clock, idempotency, metrics)
-
-
-def _install_guards(store: ReadStore) -> None:
-    try:
-        from projections.guards import install_guards
-    except ImportError:
-        return
-    install_guards(store)
+    return Services(**vars(core), idempotency=idempotency, metrics=metrics)
 
 
 def start_background(services: Services) -> None:

@@ -18,12 +18,11 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from api.runtime import open_runtime
+from api.settings import Settings
 from domain.application import AccessLedger, Actor
 from domain.clock import ManualClock
-from projections import all_projections
-from projections.db import ReadStore
 from projections.queries.facade import Queries
-from projections.runner import Runner
 
 START = datetime(2026, 11, 16, 9, 30, tzinfo=UTC)
 OWNER = Actor("olga")
@@ -81,10 +80,9 @@ def main() -> None:
     args = parser.parse_args()
     url = args.database_url or f"sqlite:///{tempfile.mkdtemp()}/bench.db"
     clock = ManualClock(START)
-    app = AccessLedger(url, clock)
+    runtime = open_runtime(Settings(database_url=url, sweep_interval_seconds=0), clock=clock)
+    app, store, runner = runtime.ledger, runtime.store, runtime.runner
     instants = build(app, clock, args.members, args.depth)
-    store = ReadStore(app.database)
-    runner = Runner(app, store, all_projections())
     started = time.perf_counter()
     reached = runner.catch_up()
     elapsed = time.perf_counter() - started
@@ -101,7 +99,7 @@ def main() -> None:
     as_of = [rng.choice(instants) for _ in range(4096)]
 
     from_db = Queries(store)
-    in_memory = Queries(store, watch=runner.watch)  # as api/runtime.py wires it
+    in_memory = runtime.queries
 
     def now_db(i: int) -> object:
         user, permission, resource = cases[i % 4096]
@@ -122,8 +120,7 @@ def main() -> None:
     timed("current check (PositionWatch)", args.checks, now_memory)
     timed("as-of check (random member and instant)", args.checks // 4, past)
     timed(f"as-of check (member with {args.depth} changes)", args.checks // 4, past_deep)
-    store.close()
-    app.close()
+    runtime.close()
 
 
 if __name__ == "__main__":

@@ -17,14 +17,14 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from api.runtime import open_runtime
+from api.settings import Settings
 from domain.application import AccessLedger, Actor, hash_token, new_token
 from domain.clock import ManualClock
 from domain.tenant.metadata import EventContext, acting
 from projections import all_projections
 from projections.audit.projection import AuditProjection
-from projections.db import ReadStore
 from projections.rebuild import rebuild
-from projections.runner import Runner
 
 START = datetime(2026, 11, 16, 9, 30, tzinfo=UTC)
 ROLES = ("marketing", "broker", "manager", "auditor")
@@ -92,20 +92,19 @@ def _one_command(tenant: Any, rng: random.Random, serial: int) -> None:
 
 def measure(url: str, events: int, tenants: int) -> dict[str, Any]:
     clock = ManualClock(START)
-    app = AccessLedger(url, clock)
-    store = ReadStore(app.database)
+    runtime = open_runtime(Settings(database_url=url, sweep_interval_seconds=0), clock=clock)
+    app, store = runtime.ledger, runtime.store
     try:
         write_history(app, clock, events, tenants)
+        runtime.runner.catch_up()
         projections = all_projections()
-        Runner(app, store, projections).catch_up()
         return {
             "events": app.head_position(),
             "audit": _timed(lambda: rebuild(app, store, [AuditProjection()])),
             "all_projections": _timed(lambda: rebuild(app, store, projections)),
         }
     finally:
-        store.close()
-        app.close()
+        runtime.close()
 
 
 def _timed(run: Any) -> dict[str, Any]:

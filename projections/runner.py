@@ -49,6 +49,13 @@ def create_tracking(tx: Tx) -> None:
     tx.execute(f"CREATE TABLE IF NOT EXISTS {TRACKING_TABLE} (name TEXT PRIMARY KEY, position BIGINT NOT NULL)")
 
 
+def tracking_exists(tx: Tx) -> bool:
+    """True if the projections' tracking table exists in this database."""
+    if tx.kind == "postgresql":
+        return tx.scalar("SELECT to_regclass(?) IS NOT NULL", (TRACKING_TABLE,))
+    return tx.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", (TRACKING_TABLE,)) > 0
+
+
 def tracked_position(tx: Tx, name: str, lock: bool = False) -> int:
     """The projection's position; `lock` holds its tracking row to the end of the transaction (PostgreSQL), so a
     second runner or a rebuild's swap waits here, before any table, and then reads the position it left."""
@@ -75,24 +82,33 @@ def advance_tracking(tx: Tx, name: str, old: int, new: int) -> None:
 class Runner:
     """Keeps every projection up to date with the event store."""
 
-    def __init__(self, app: Any, store: ReadStore, projections: Sequence[Projection]) -> None:
+    def __init__(
+        self, app: Any, store: ReadStore, projections: Sequence[Projection], create_tables: bool = True
+    ) -> None:
+        """`create_tables=False` opens an existing read side as it is (a command that only reads or rebuilds)."""
         self.app = app
         self.store = store
         self.projections = list(projections)
         self.names = [p.name for p in self.projections]
         self._lock = threading.Lock()
         self._kick = threading.Event()
-        with store.transaction() as tx:
-            create_tracking(tx)
-            for projection in self.projections:
-                projection.create(tx)
-                # A row to lock from the first batch on (see tracked_position).
-                tx.execute(
-                    f"INSERT INTO {TRACKING_TABLE} (name, position) VALUES (?, 0) ON CONFLICT (name) DO NOTHING",
-                    (projection.name,),
-                )
+        if create_tables:
+            with store.transaction() as tx:
+                create_tracking(tx)
+                for projection in self.projections:
+                    projection.create(tx)
+                    # A row to lock from the first batch on (see tracked_position).
+                    tx.execute(
+                        f"INSERT INTO {TRACKING_TABLE} (name, position) VALUES (?, 0) ON CONFLICT (name) DO NOTHING",
+                        (projection.name,),
+                    )
         # What this process knows of the position: advanced by every batch projected here, and by the follower.
-        self.watch = PositionWatch(self.position())
+        self.watch = PositionWatch(self.position() if create_tables or self._tracked() else 0)
+
+    def _tracked(self) -> bool:
+        """True if the tracking table exists (a database whose read side was never built has none)."""
+        with self.store.reader() as tx:
+            return tracking_exists(tx)
 
     def read(self, after: int, limit: int = BATCH, upto: int | None = None) -> list[Recorded]:
         """Decoded events after global position `after` (at most `limit`, none past `upto`)."""

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from api.cli.support import BadInput, fail, ledger_for, note_lag, parse_instant, print_json
+from api.cli.support import BadInput, fail, ledger_for, note_lag, parse_instant, print_json, require_tenant
 from api.cli.support import stdout as out
 
 audit_app = typer.Typer(
@@ -26,11 +26,11 @@ def verify(
     """Recompute every chain and compare each entry with the event store; exit 1 at the first mismatch."""
     from replay.verify import verify as run_verify
 
-    with ledger_for("verify") as ledger:
+    with ledger_for("verify") as runtime:
         if tenant is not None:
-            ledger.require_tenant(tenant)
-        result = run_verify(ledger.queries, tenant)
-        note_lag(ledger)
+            require_tenant(runtime, tenant)
+        result = run_verify(runtime.queries, tenant)
+        note_lag(runtime)
     if json_output:
         print_json(result)
     elif result["ok"]:
@@ -63,14 +63,14 @@ def export(
 
     if fmt not in ("jsonl", "csv"):
         fail(f"--format {fmt!r}: use jsonl or csv")
-    with ledger_for("export") as ledger:
-        ledger.require_tenant(tenant)
+    with ledger_for("export") as runtime:
+        require_tenant(runtime, tenant)
         start, end = parse_instant(since, "--since"), parse_instant(until, "--until")
         if start is not None and end is not None and start > end:
             raise BadInput("--since must not be after --until")
-        chunks = run_export(ledger.queries, tenant, fmt, start, end, actor, subject, types)
+        chunks = run_export(runtime.queries, tenant, fmt, start, end, actor, subject, types)
         write = sys.stdout.write
         for chunk in chunks:
             write(chunk)
         sys.stdout.flush()
-        note_lag(ledger)
+        note_lag(runtime)

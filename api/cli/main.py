@@ -66,25 +66,25 @@ def serve(
 @app.command()
 def tick() -> None:
     """Apply every change that is due now, for every tenant (for cron)."""
-    from api.runtime import build_services
+    from api.runtime import open_runtime
 
     with database_errors():
-        services = build_services(Settings())
+        runtime = open_runtime(Settings())
         try:
-            services.runner.catch_up()
-            changed = services.sweep()
+            runtime.runner.catch_up()
+            changed = runtime.sweep()
         finally:
-            services.close()
+            runtime.close()
     console.print(f"{changed} tenant{'s' if changed != 1 else ''} changed")
 
 
 @app.command()
 def project() -> None:
     """Run the projections as their own process until Ctrl-C (deployments with several API processes)."""
-    from api.runtime import build_services
+    from api.runtime import open_runtime
 
     with database_errors():
-        services = build_services(Settings())
+        runtime = open_runtime(Settings())
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -95,11 +95,11 @@ def project() -> None:
             reached["position"] = position
             console.print(f"projected up to position {position}")
 
-    console.print(f"projecting {services.settings.database_url}; Ctrl-C stops")
+    console.print(f"projecting {runtime.settings.database_url}; Ctrl-C stops")
     try:
-        services.runner.run_forever(stop, on_progress=progress)
+        runtime.runner.run_forever(stop, on_progress=progress)
     finally:
-        services.close()
+        runtime.close()
     console.print("stopped")
 
 

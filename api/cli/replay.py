@@ -18,6 +18,8 @@ from api.cli.support import (
     parse_instant,
     parse_resource,
     print_json,
+    require_tenant,
+    require_user,
     stderr,
 )
 from api.cli.support import stdout as out
@@ -62,11 +64,11 @@ def rebuild(
     from replay.rebuild import projection_names
     from replay.rebuild import rebuild as run_rebuild
 
-    with ledger_for("rebuild") as ledger:
+    with ledger_for("rebuild") as runtime:
         if projection is not None and projection not in projection_names():
             raise BadInput(f"unknown projection {projection!r} (one of: {', '.join(projection_names())})")
         if tenant is not None:
-            ledger.require_tenant(tenant)
+            require_tenant(runtime, tenant)
         columns = (
             TextColumn("{task.description}"),
             BarColumn(),
@@ -82,7 +84,7 @@ def rebuild(
             def advance(done: int, total: int) -> None:
                 progress.update(task, completed=done, total=max(total, done, 1))
 
-            result = run_rebuild(ledger.app, ledger.store, tenant=tenant, projection=projection, progress=advance)
+            result = run_rebuild(runtime.ledger, runtime.store, tenant=tenant, projection=projection, progress=advance)
         if json_output:
             print_json(result)
         elif result["ok"]:
@@ -117,18 +119,18 @@ def state(
     """The tenant as it was: members, roles, seats, add-ons, grants, assignments."""
     from replay.state import state as tenant_state
 
-    with ledger_for("state") as ledger:
+    with ledger_for("state") as runtime:
         if at is not None and position is not None:
             raise BadInput("give --at or --position, not both")
-        ledger.require_tenant(tenant)
-        now = ledger.now()
+        require_tenant(runtime, tenant)
+        now = runtime.now()
         instant = parse_instant(at, "--at")
         if instant is not None and instant > now:
             raise BadInput(f"--at {at} is in the future (now is {instant_text(now)})")
         answer = tenant_state(
-            ledger.app, ledger.store, tenant, at=instant or (None if position else now), position=position
+            runtime.ledger, runtime.store, tenant, at=instant or (None if position else now), position=position
         )
-        note_lag(ledger)
+        note_lag(runtime)
         if json_output:
             print_json(answer)
         else:
@@ -193,14 +195,14 @@ def timeline(
     """The history, one readable line an event: occurred_at, sequence, event type, actor, summary."""
     from replay.timeline import entries, line, summary
 
-    with ledger_for("timeline") as ledger:
-        ledger.require_tenant(tenant)
+    with ledger_for("timeline") as runtime:
+        require_tenant(runtime, tenant)
         start, end = parse_instant(since, "--since"), parse_instant(until, "--until")
         if start is not None and end is not None and start > end:
             raise BadInput("--since must not be after --until")
         if user is not None:
-            ledger.require_user(tenant, user, allow_system=True)
-        found = entries(ledger.queries, tenant, user=user, since=start, until=end)
+            require_user(runtime, tenant, user, allow_system=True)
+        found = entries(runtime.queries, tenant, user=user, since=start, until=end)
         if json_output:
             _stream_json_array({**entry, "summary": summary(entry)} for entry in found)
         elif sys.stdout.isatty():
@@ -210,7 +212,7 @@ def timeline(
         else:
             for entry in found:
                 sys.stdout.write(line(entry) + "\n")
-        note_lag(ledger)
+        note_lag(runtime)
 
 
 def _stream_json_array(items: Any) -> None:
@@ -239,18 +241,18 @@ def check(
     """An explained decision: allowed or denied, the reason, each source (via) and the events behind it."""
     from replay.check import decision_lines, explained_check
 
-    with ledger_for("check") as ledger:
-        ledger.require_tenant(tenant)
-        ledger.require_user(tenant, user)
+    with ledger_for("check") as runtime:
+        require_tenant(runtime, tenant)
+        require_user(runtime, tenant, user)
         target = parse_resource(resource)
         instant = parse_instant(at, "--at")
-        answer = explained_check(ledger.queries, tenant, user, permission, target, at=instant, now=ledger.now())
+        answer = explained_check(runtime.queries, tenant, user, permission, target, at=instant, now=runtime.now())
         if json_output:
             print_json(answer)
         else:
             for text in decision_lines(answer, user, permission, target):
                 out.print(text, markup=False)
-        note_lag(ledger)
+        note_lag(runtime)
     if fail_on_deny and not answer["allowed"]:
         raise typer.Exit(1)
 
@@ -268,12 +270,12 @@ def diff(
     """Who gained or lost which permission (and scope, and resource) between two instants, by which event."""
     from replay.diff import change_row, permission_diff, totals
 
-    with ledger_for("diff") as ledger:
-        ledger.require_tenant(tenant)
+    with ledger_for("diff") as runtime:
+        require_tenant(runtime, tenant)
         first, second = parse_instant(start, "--from"), parse_instant(end, "--to")
         if first > second:
             raise BadInput(f"--from {start} is after --to {end}")
-        changes = permission_diff(ledger.queries, tenant, first, second, now=ledger.now())
+        changes = permission_diff(runtime.queries, tenant, first, second, now=runtime.now())
         if json_output:
             print_json(changes)
         else:
@@ -288,7 +290,7 @@ def diff(
                 f"between {instant_text(first)} and {instant_text(second)}",
                 markup=False,
             )
-        note_lag(ledger)
+        note_lag(runtime)
 
 
 __all__ = ["replay_app"]

@@ -11,15 +11,18 @@ import sqlite3
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 import typer
 from rich.console import Console
 
 from domain.errors import DomainError
+
+if TYPE_CHECKING:  # opening the database imports eventsourcing and the projections: only when a command runs
+    from api.runtime import Runtime
+    from domain.clock import Clock
 
 EXIT_BAD_INPUT = 2
 # Piped output gets room for the widest row, so tables come out unfolded for grep and for pasting into documents.
@@ -79,57 +82,23 @@ def print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
-@dataclass
-class Ledger:
-    """The configured database opened for reading: events (AccessLedger), read models (ReadStore), Queries."""
-
-    url: str
-    clock_kind: str
-    app: Any = None
-    store: Any = None
-    queries: Any = None
-    extras: dict[str, Any] = field(default_factory=dict)
-
-    def now(self) -> datetime:
-        """The one clock's now (R-K2): the system time, or a manual clock's last setting if that is later."""
-        now = datetime.now(tz=UTC)
-        if self.clock_kind != "manual":
-            return now
-        try:
-            with self.store.reader() as tx:
-                stored = tx.scalar("SELECT instant FROM clock_setting WHERE id = 1")
-        except Exception:  # no manual clock was ever set here
-            return now
-        return max(now, datetime.fromisoformat(stored)) if stored else now
-
-    def require_tenant(self, tenant_id: str) -> None:
-        self.queries.tenant(tenant_id, now=self.now())
-
-    def require_user(self, tenant_id: str, user_id: str, allow_system: bool = False) -> None:
-        """Bad input unless `user_id` is or was a member (or, with allow_system, an actor such as `system`)."""
-        if allow_system and user_id in ("system", "operator", "invitee"):
-            return
-        if self.queries.member(tenant_id, user_id) is None:
-            raise BadInput(f"no user {user_id!r} was ever a member of tenant {tenant_id!r}")
-
-    def lag(self) -> int:
-        """Events stored but not yet in every read model."""
-        return max(0, self.app.head_position() - self.queries.position())
-
-    def close(self) -> None:
-        for closing in (self.app, self.store):
-            if closing is not None:
-                with suppress(Exception):  # closing on the way out must not hide the real outcome
-                    closing.close()
+def require_tenant(runtime: Runtime, tenant_id: str) -> None:
+    """Bad input unless the tenant was opened (`not_found` becomes one line)."""
+    runtime.queries.tenant(tenant_id, now=runtime.now())
 
 
-def _open(create_tables: bool) -> Ledger:
+def require_user(runtime: Runtime, tenant_id: str, user_id: str, allow_system: bool = False) -> None:
+    """Bad input unless `user_id` is or was a member (or, with allow_system, an actor such as `system`)."""
+    if allow_system and user_id in ("system", "operator", "invitee"):
+        return
+    if runtime.queries.member(tenant_id, user_id) is None:
+        raise BadInput(f"no user {user_id!r} was ever a member of tenant {tenant_id!r}")
+
+
+def _open(create_tables: bool, clock: Clock | None) -> Runtime:
+    from api.runtime import open_runtime
     from api.settings import Settings
-    from domain.application import AccessLedger
-    from domain.clock import SystemClock
     from domain.storage import parse_database_url
-    from projections.db import ReadStore
-    from projections.queries.facade import Queries
 
     try:
         settings = Settings()
@@ -141,32 +110,27 @@ def _open(create_tables: bool) -> Ledger:
         raise BadInput(str(exc)) from None
     if database.kind == "sqlite" and not create_tables and not os.path.exists(database.path):
         raise BadInput(f"no database at {database.path}: run `accessledger demo` (or serve) first")
-    ledger = Ledger(settings.database_url, settings.clock)
-    # One command at a time needs few connections; eventsourcing's default pool opens ten per process.
-    env = {"POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "4"}
-    if not create_tables:
-        env["CREATE_TABLE"] = "n"
-    ledger.app = AccessLedger(settings.database_url, SystemClock(), env=env)
-    ledger.store = ReadStore(database)
-    ledger.queries = Queries(ledger.store, app=ledger.app)
-    return ledger
+    return open_runtime(settings, create_tables=create_tables, clock=clock)
 
 
 @contextmanager
-def ledger_for(command: str, need_events: bool = True, create_tables: bool = False) -> Iterator[Ledger]:
-    """Open the configured database for `command`; foreseeable problems become one line and exit status 2."""
-    ledger = None
+def ledger_for(
+    command: str, need_events: bool = True, create_tables: bool = False, clock: Clock | None = None
+) -> Iterator[Runtime]:
+    """The configured database opened for `command` (the composition root's Runtime); foreseeable problems become
+    one line and exit status 2. `clock` replaces the configured one (the demo writes a year at chosen instants)."""
+    runtime = None
     try:
-        ledger = _open(create_tables)
-        if need_events and _head(ledger) == 0:
+        runtime = _open(create_tables, clock)
+        if need_events and _head(runtime) == 0:
             raise BadInput("the database holds no events yet: run `accessledger demo` to fill it")
-        yield ledger
+        yield runtime
     except (click.exceptions.Exit, click.exceptions.ClickException, click.exceptions.Abort):
         raise
     except BadInput as exc:
         fail(str(exc))
     except DomainError as exc:
-        fail(exc.detail if hasattr(exc, "detail") else str(exc))
+        fail(exc.detail)
     except _database_errors() as exc:
         fail(_database_problem(exc))
     except BrokenPipeError:
@@ -179,13 +143,14 @@ def ledger_for(command: str, need_events: bool = True, create_tables: bool = Fal
         text = " ".join(str(exc).split())
         fail(f"internal error: {type(exc).__name__}: {text} (ACCESSLEDGER_DEBUG=1 shows the traceback)", code=1)
     finally:
-        if ledger is not None:
-            ledger.close()
+        if runtime is not None:
+            with suppress(Exception):  # closing on the way out must not hide the real outcome
+                runtime.close()
 
 
-def _head(ledger: Ledger) -> int:
+def _head(runtime: Runtime) -> int:
     try:
-        return ledger.app.head_position()
+        return runtime.ledger.head_position()
     except Exception as exc:
         if "no such table" in str(exc) or "does not exist" in str(exc):
             return 0
@@ -219,10 +184,10 @@ def _quiet_broken_pipe() -> None:
     raise typer.Exit(0)
 
 
-def note_lag(ledger: Ledger) -> None:
+def note_lag(runtime: Runtime) -> None:
     """Tell (on standard error) when the read models are behind the event store: answers are as of their position."""
     try:
-        lag = ledger.lag()
+        lag = runtime.lag()
     except Exception:
         return
     if lag:

@@ -18,47 +18,41 @@ def demo(
 ) -> None:
     """Fill the configured database with a realistic history (a tenant living through seed 000's story)."""
     from api.cli.demo.story import SONNE, first_instant, generate
-    from domain.application import AccessLedger
     from domain.clock import ManualClock
-    from projections import all_projections
-    from projections.runner import Runner
 
     end = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     started = time.perf_counter()
-    with ledger_for("demo", need_events=False, create_tables=True) as ledger:
-        head = ledger.app.head_position()
+    clock = ManualClock(first_instant(end))
+    with ledger_for("demo", need_events=False, create_tables=True, clock=clock) as runtime:
+        head = runtime.ledger.head_position()
         if head:
             raise BadInput(
                 f"the database already holds {head:,} events; the demo needs an empty one "
                 "(point ACCESSLEDGER_DATABASE_URL at a new file or database)"
             )
-        clock = ManualClock(first_instant(end))
-        app = AccessLedger(ledger.url, clock)
-        try:
-            columns = (TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-            with Progress(*columns, console=stderr) as progress:
-                days = progress.add_task("simulating a year", total=365)
-                story = generate(
-                    app,
-                    clock,
-                    end,
-                    scale,
-                    progress=lambda done, total: progress.update(days, completed=done, total=total),
-                )
-                head = app.head_position()
-                task = progress.add_task("projecting events", total=head)
-                runner = Runner(app, ledger.store, all_projections())
-                while (reached := runner.catch_up(until=min(runner.position() + 2000, head))) < head:
-                    progress.update(task, completed=reached)
-                progress.update(task, completed=head)
-        finally:
-            app.close()
+        columns = (TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=stderr) as progress:
+            days = progress.add_task("simulating a year", total=365)
+            story = generate(
+                runtime.ledger,
+                clock,
+                end,
+                scale,
+                progress=lambda done, total: progress.update(days, completed=done, total=total),
+            )
+            head = runtime.ledger.head_position()
+            task = progress.add_task("projecting events", total=head)
+            runner = runtime.runner
+            while (reached := runner.catch_up(until=min(runner.position() + 2000, head))) < head:
+                progress.update(task, completed=reached)
+            progress.update(task, completed=head)
+        url = runtime.settings.database_url
     seconds = time.perf_counter() - started
     check_at = story["check_at"].strftime("%Y-%m-%dT%H:%M:%SZ")
     removal = datetime.fromisoformat(story["removal_day"]) if story["removal_day"] else end - timedelta(days=30)
     before, after = (removal - timedelta(days=1)).date(), (removal + timedelta(days=1)).date()
     lines = [
-        f"Filled {shown_url(ledger.url)} with {head:,} events of {len(story['tenants'])} tenants "
+        f"Filled {shown_url(url)} with {head:,} events of {len(story['tenants'])} tenants "
         f"({', '.join(story['tenants'])}): a year from {story['first_day']} to {end.date()}, in {seconds:.1f} s.",
         "",
         f"{SONNE}: Maklerbüro Sonne, 5 included seats and one user-seats add-on, 10 brokers, hundreds of leads.",
