@@ -311,3 +311,58 @@ def test_R_C2_who_could_see_a_lead_checks_every_member_of_that_instant(story: tu
     assert "assignment of lead:L-17" in answer.text
     before = api.http.get(f"/console/t/{TENANT}/why", params={**params, "as_of": "2027-02-21"})
     assert "marie" not in before.text
+
+
+def test_R_P8_R_S3_lift_a_restriction_and_cancel_an_add_on_with_reasons(story: tuple[Api, Any]) -> None:
+    """The console's other admin forms run the API's commands and store their reasons (R-L1)."""
+    api, ids = story
+    bought = api.post(f"/v1/tenants/{TENANT}/addons", json={"kind": "user-seats"})
+    assert bought.status_code == 201, bought.text
+    addon_id = bought.json()["addon"]["addon_id"]
+    sign_in(api, "olga")
+    member_page = api.http.get(f"/console/t/{TENANT}/members/bob")
+    lifted = api.http.post(
+        f"/console/t/{TENANT}/restrictions/{ids['restriction_id']}/lifting",
+        data={"reason": "contacts again", "csrf_token": csrf_of(member_page.text)},
+        follow_redirects=False,
+    )
+    assert lifted.status_code == 303 and lifted.headers["location"].endswith("/members/bob?done=restriction_lifted")
+    overview = api.http.get(f"/console/t/{TENANT}")
+    assert f'action="/console/t/acme/addons/{addon_id}/cancellation"' in overview.text
+    cancelled = api.http.post(
+        f"/console/t/{TENANT}/addons/{addon_id}/cancellation",
+        data={"reason": "fewer brokers next term", "csrf_token": csrf_of(overview.text)},
+        follow_redirects=True,
+    )
+    assert cancelled.status_code == 200 and "The add-on was cancelled" in cancelled.text
+    reasons = {e["event_type"]: e["reason"] for e in api.events()}
+    assert reasons["RestrictionLifted"] == "contacts again"
+    assert reasons["AddOnCancellationScheduled"] == "fewer brokers next term"
+
+
+def test_the_operator_reads_but_has_no_command_on_a_tenant(story: tuple[Api, Any]) -> None:
+    """R-T6 as the API has it: the operator sees no admin form, and a forged one is refused with nothing recorded."""
+    api, ids = story
+    sign_in(api, "operator")
+    page = api.http.get(f"/console/t/{TENANT}/members/bob")
+    assert page.status_code == 200 and "/revocation" not in page.text and "/role" not in page.text
+    before = audit_count(api)
+    answer = api.http.post(
+        f"/console/t/{TENANT}/grants/{ids['grant_id']}/revocation",
+        data={"reason": "x", "csrf_token": csrf_of(page.text)},
+    )
+    assert answer.status_code == 403 and "operator" in answer.text
+    assert audit_count(api) == before
+
+
+def test_R_X6_a_reason_over_500_characters_is_refused_and_records_nothing(story: tuple[Api, Any]) -> None:
+    api, ids = story
+    sign_in(api, "olga")
+    page = api.http.get(f"/console/t/{TENANT}/members/bob")
+    before = audit_count(api)
+    answer = api.http.post(
+        f"/console/t/{TENANT}/grants/{ids['grant_id']}/revocation",
+        data={"reason": "x" * 501, "csrf_token": csrf_of(page.text)},
+    )
+    assert answer.status_code == 422 and "500 characters" in answer.text
+    assert audit_count(api) == before
