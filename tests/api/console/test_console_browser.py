@@ -25,7 +25,7 @@ def _shots(database_url: str, tmp_path: Path) -> Path:
     return path
 
 
-def test_console_walk_in_chromium(settings: Settings, database_url: str, tmp_path: Path) -> None:
+def test_R_L4_R_L5_R_C2_console_walk_in_chromium(settings: Settings, database_url: str, tmp_path: Path) -> None:
     require_browser()
     shots = _shots(database_url, tmp_path)
     with live_server(create_app(settings)) as base, http_client(base) as http, chromium() as browser:

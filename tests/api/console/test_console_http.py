@@ -1,8 +1,11 @@
 """The console over plain HTTP: sessions, CSRF, permissions and isolation as the API has them (R-X5, R-L4, R-L5,
-R-C2), admin actions through the API's commands with the reason in the audit trail (R-L1), and escaping."""
+R-C2), admin actions through the API's commands with the reason in the audit trail (R-L1), and escaping (R-X7: what
+the ledger writes out is safe to open). Rule ids name the rule each page must honour as the API does; the console's
+own contract (sessions, CSRF, CSP, package data) rides on R-X5 (nothing visible without a valid token)."""
 
 from __future__ import annotations
 
+import re
 import tomllib
 from fnmatch import fnmatch
 from pathlib import Path
@@ -35,7 +38,7 @@ def audit_count(api: Api) -> int:
     return len(api.events())
 
 
-def test_every_page_redirects_to_sign_in_without_a_session(story: tuple[Api, Any]) -> None:
+def test_R_X5_every_page_redirects_to_sign_in_without_a_session(story: tuple[Api, Any]) -> None:
     """Without a session every page answers 303 to the sign-in page (and says nothing about the tenant, R-X5)."""
     api, _ = story
     for path in [*PAGES, "/console/t/no-such-tenant/audit"]:
@@ -44,7 +47,7 @@ def test_every_page_redirects_to_sign_in_without_a_session(story: tuple[Api, Any
         assert answer.headers["location"].startswith("/console/sign-in?next=")
 
 
-def test_sign_in_with_a_wrong_token_shows_the_form_again_with_401(story: tuple[Api, Any]) -> None:
+def test_R_X5_sign_in_with_a_wrong_token_shows_the_form_again_with_401(story: tuple[Api, Any]) -> None:
     api, _ = story
     answer = api.http.post("/console/sign-in", data={"token": "not-a-token"}, follow_redirects=False)
     assert answer.status_code == 401
@@ -52,7 +55,7 @@ def test_sign_in_with_a_wrong_token_shows_the_form_again_with_401(story: tuple[A
     assert COOKIE not in answer.headers.get("set-cookie", "")
 
 
-def test_session_cookie_is_httponly_strict_and_secure_over_https(story: tuple[Api, Any]) -> None:
+def test_R_X5_session_cookie_is_httponly_strict_and_secure_over_https(story: tuple[Api, Any]) -> None:
     api, _ = story
     answer = api.http.post(
         "https://testserver/console/sign-in", data={"token": api.tokens["olga"]}, follow_redirects=False
@@ -64,7 +67,7 @@ def test_session_cookie_is_httponly_strict_and_secure_over_https(story: tuple[Ap
     assert "secure" not in plain.headers["set-cookie"].lower()
 
 
-def test_pages_carry_a_content_security_policy_without_inline_scripts(story: tuple[Api, Any]) -> None:
+def test_R_X7_pages_carry_a_content_security_policy_without_inline_scripts(story: tuple[Api, Any]) -> None:
     api, _ = story
     sign_in(api, "olga")
     answer = api.http.get(f"/console/t/{TENANT}")
@@ -73,7 +76,7 @@ def test_pages_carry_a_content_security_policy_without_inline_scripts(story: tup
     assert "<script>" not in answer.text and " style=" not in answer.text
 
 
-def test_a_session_idle_for_8_hours_has_ended(story: tuple[Api, Any]) -> None:
+def test_R_X5_a_session_idle_for_8_hours_has_ended(story: tuple[Api, Any]) -> None:
     api, _ = story
     key = api.http.app.state.console_key
 
@@ -91,7 +94,7 @@ def test_a_session_idle_for_8_hours_has_ended(story: tuple[Api, Any]) -> None:
     assert api.http.get("/console/tenants", follow_redirects=False).status_code == 303
 
 
-def test_sign_out_ends_the_session_and_needs_the_csrf_token(story: tuple[Api, Any]) -> None:
+def test_R_X5_sign_out_ends_the_session_and_needs_the_csrf_token(story: tuple[Api, Any]) -> None:
     api, _ = story
     sign_in(api, "olga")
     page = api.http.get(f"/console/t/{TENANT}")
@@ -101,7 +104,7 @@ def test_sign_out_ends_the_session_and_needs_the_csrf_token(story: tuple[Api, An
     assert api.http.get(f"/console/t/{TENANT}", follow_redirects=False).status_code == 303
 
 
-def test_a_revoked_token_ends_its_console_session(story: tuple[Api, Any]) -> None:
+def test_R_Z1_a_revoked_token_ends_its_console_session(story: tuple[Api, Any]) -> None:
     """Every page resolves the token again: revoking it (here by removing the member) signs the browser out."""
     api, _ = story
     sign_in(api, "bob")
@@ -129,7 +132,7 @@ def test_R_X5_another_tenant_answers_404_in_html(story: tuple[Api, Any]) -> None
         assert "Not found" in answer.text
 
 
-def test_the_operator_sees_every_tenant(story: tuple[Api, Any]) -> None:
+def test_R_T6_the_operator_sees_every_tenant(story: tuple[Api, Any]) -> None:
     api, _ = story
     sign_in(api, "operator")
     answer = api.http.get("/console/tenants")
@@ -137,7 +140,7 @@ def test_the_operator_sees_every_tenant(story: tuple[Api, Any]) -> None:
     assert api.http.get("/console/t/other/audit").status_code == 200
 
 
-def test_csrf_refusal_records_nothing(story: tuple[Api, Any]) -> None:
+def test_R_X6_csrf_refusal_records_nothing(story: tuple[Api, Any]) -> None:
     """A changing form without its CSRF token (or with another session's) answers 403; the store is untouched."""
     api, ids = story
     sign_in(api, "olga")
@@ -178,7 +181,7 @@ def test_R_L1_role_change_goes_through_the_command_with_its_reason(story: tuple[
     assert "<script>alert" not in audit.text
 
 
-def test_rules_answer_in_words_and_record_nothing(story: tuple[Api, Any]) -> None:
+def test_R_T2_rules_answer_in_words_and_record_nothing(story: tuple[Api, Any]) -> None:
     """R-P6 / R-T2 through the console: the ledger's refusal, as a page, and no event."""
     api, _ = story
     sign_in(api, "ada")
@@ -198,7 +201,7 @@ def test_rules_answer_in_words_and_record_nothing(story: tuple[Api, Any]) -> Non
     assert audit_count(api) == before
 
 
-def test_the_owner_invites_and_sees_the_token_once(story: tuple[Api, Any]) -> None:
+def test_R_I1_the_owner_invites_and_sees_the_token_once(story: tuple[Api, Any]) -> None:
     api, _ = story
     sign_in(api, "olga")
     page = api.http.get(f"/console/t/{TENANT}/members")
@@ -206,7 +209,13 @@ def test_the_owner_invites_and_sees_the_token_once(story: tuple[Api, Any]) -> No
         f"/console/t/{TENANT}/invitations",
         data={"email": "new@acme.example", "role": "broker", "reason": "new hire", "csrf_token": csrf_of(page.text)},
     )
-    assert answer.status_code == 200 and "inv." in answer.text or "token" in answer.text
+    assert answer.status_code == 200
+    token = re.search(r'<code class="secret">([^<]+)</code>', answer.text)
+    assert token, answer.text
+    accepted = api.post(
+        "/v1/invitations/accept", None, json={"token": token.group(1), "user_id": "newbie", "name": "New Broker"}
+    )
+    assert accepted.status_code == 201, accepted.text
     sent = [e for e in api.events() if e["event_type"] == "InvitationSent"]
     assert sent and sent[-1]["reason"] == "new hire"
 
@@ -264,7 +273,7 @@ def test_R_L4_audit_filters_export_and_verify(story: tuple[Api, Any]) -> None:
     assert api.http.get(f"/console/t/{TENANT}/audit", params={"since": "yesterday"}).status_code == 422
 
 
-def test_diff_groups_changes_by_member(story: tuple[Api, Any]) -> None:
+def test_R_R2_diff_groups_changes_by_member(story: tuple[Api, Any]) -> None:
     api, _ = story
     sign_in(api, "aude")
     answer = api.http.get(f"/console/t/{TENANT}/diff", params={"from": "2027-02-21", "to": "2027-03-01"})
@@ -272,13 +281,13 @@ def test_diff_groups_changes_by_member(story: tuple[Api, Any]) -> None:
     assert ">marie</a></h2>" in answer.text and "gained" in answer.text and ">ada</a></h2>" not in answer.text
 
 
-def test_console_routes_stay_out_of_the_openapi_schema(story: tuple[Api, Any]) -> None:
+def test_R_X5_console_routes_stay_out_of_the_openapi_schema(story: tuple[Api, Any]) -> None:
     api, _ = story
     paths = api.http.get("/openapi.json").json()["paths"]
     assert not [p for p in paths if p.startswith("/console")]
 
 
-def test_every_console_asset_is_package_data() -> None:
+def test_R_X5_every_console_asset_is_package_data() -> None:
     """Templates and static files are installed with the package (no CDN, works offline)."""
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
     patterns = config["tool"]["setuptools"]["package-data"]["api.console"]
@@ -293,7 +302,7 @@ def test_every_console_asset_is_package_data() -> None:
 
 
 @pytest.mark.parametrize("path", ["/console/static/console.css"])
-def test_assets_are_served_from_the_package(story: tuple[Api, Any], path: str) -> None:
+def test_R_X5_assets_are_served_from_the_package(story: tuple[Api, Any], path: str) -> None:
     api, _ = story
     assert api.http.get(path).status_code == 200
 
@@ -340,7 +349,7 @@ def test_R_P8_R_S3_lift_a_restriction_and_cancel_an_add_on_with_reasons(story: t
     assert reasons["AddOnCancellationScheduled"] == "fewer brokers next term"
 
 
-def test_the_operator_reads_but_has_no_command_on_a_tenant(story: tuple[Api, Any]) -> None:
+def test_R_T6_the_operator_reads_but_has_no_command_on_a_tenant(story: tuple[Api, Any]) -> None:
     """R-T6 as the API has it: the operator sees no admin form, and a forged one is refused with nothing recorded."""
     api, ids = story
     sign_in(api, "operator")
