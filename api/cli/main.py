@@ -103,11 +103,14 @@ def project() -> None:
     console.print("stopped")
 
 
-from api.cli.audit import audit_app  # noqa: E402 - the sub-apps register after the commands above
+from api.cli import compliance  # noqa: E402 - the sub-apps register after the commands above
+from api.cli.audit import audit_app  # noqa: E402
 from api.cli.demo.command import demo  # noqa: E402
 from api.cli.replay import replay_app  # noqa: E402
 
 app.command("demo")(demo)
+app.command("assert")(compliance.check)
+replay_app.command("what-if")(compliance.what_if)
 app.add_typer(replay_app, name="replay")
 app.add_typer(audit_app, name="audit")
 

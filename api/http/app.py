@@ -16,6 +16,7 @@ from api.http.routes import (
     access,
     audit,
     billing,
+    compliance,
     grants,
     invitations,
     members,
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         roles,
         resources,
         audit,
+        compliance,
         ops,
     ):
         app.include_router(module.router)

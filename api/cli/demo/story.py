@@ -127,6 +127,14 @@ class Story:
         agency = email("lena.fischer", "werbeagentur-blau.example")
         self.on(3, 10, 0, lambda: s().invite("anna.berger", agency, "marketing", "Agentur für die Frühjahrskampagne"))
         self.on(4, 9, 15, lambda: s().accept(agency, "lena.fischer", "Lena Fischer"))
+        # A custom role (R-P7) for the agency, so what-if and assertions (R-R3, R-R4) have a role to weaken.
+        self.on(4, 11, 0, lambda: s().run("anna.berger", define_campaign_role, "Agentur sieht Lead-Details"))
+        self.on(
+            4,
+            11,
+            5,
+            lambda: s().run("anna.berger", lambda t: t.change_role("lena.fischer", "kampagne"), "Kampagnenrolle"),
+        )
         self.on(
             5,
             9,
@@ -229,7 +237,9 @@ class Story:
 
     def promote_jonas(self) -> None:
         office = self.sonne
-        office.run("anna.berger", lambda t: t.change_role("jonas.weber", "manager"), "Teamleitung Vertrieb")
+        # A custom role that includes `manager` (R-P7): what-if and assertions (R-R3, R-R4) can weaken it.
+        office.run("anna.berger", define_team_lead_role, "Rolle für die Teamleitung")
+        office.run("anna.berger", lambda t: t.change_role("jonas.weber", "teamleitung"), "Teamleitung Vertrieb")
         self.assigner[SONNE] = "jonas.weber"
         leads = office.assigned_to("jonas.weber")
         self.world.later()
@@ -356,6 +366,21 @@ class Story:
         trial = self.world.open(TRIAL, "Immobilien Test KG", plan, owner, "Testzugang")
         self.world.later()
         trial.add("ursula.lange", "max.mustermann", "Max Mustermann", "broker", "max@immobilien-test.example")
+
+
+def define_campaign_role(tenant: Any) -> Any:
+    """`kampagne`: marketing plus lead details on every lead, for an agency running a campaign on the leads."""
+    return tenant.define_role(
+        role_id="kampagne",
+        name="Kampagne (Agentur)",
+        includes=["marketing"],
+        permissions=[{"permission": "leads.view_details", "scope": "all"}],
+    )
+
+
+def define_team_lead_role(tenant: Any) -> Any:
+    """`teamleitung`: everything of `manager` (all leads, assigning them), under a name of the office's own."""
+    return tenant.define_role(role_id="teamleitung", name="Teamleitung Vertrieb", includes=["manager"], permissions=[])
 
 
 def first_instant(end: datetime) -> datetime:

@@ -1,0 +1,115 @@
+"""`accessledger replay what-if`, `accessledger assert` and `accessledger erase` (R-R3, R-R4, R-L6)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from api.cli.documents import read_document, validated
+from api.cli.support import BadInput, instant_text, ledger_for, note_lag, parse_instant, print_json
+from api.cli.support import stdout as out
+
+TenantOption = Annotated[str, typer.Option("--tenant", help="The tenant id.", show_default=False)]
+Json = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of text.")]
+
+
+def _catalog(path: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """`{roles: [Role], removed_roles: [role_id]}` from a YAML or JSON file."""
+    from api.http.schemas.compliance import CatalogIn
+
+    body = validated(CatalogIn, read_document(path, "--roles"), "--roles", path)
+    return [role.model_dump() for role in body.roles], list(body.removed_roles)
+
+
+def what_if(
+    tenant: TenantOption,
+    roles: Annotated[str, typer.Option("--roles", help="YAML or JSON: {roles: [...], removed_roles: [...]}.")],
+    start: Annotated[str, typer.Option("--from", help="The first instant (RFC 3339) or date.", show_default=False)],
+    end: Annotated[str, typer.Option("--to", help="The end instant (exclusive), RFC 3339 or date.")],
+    json_output: Json = False,
+) -> None:
+    """Replay the history under a changed catalog of custom roles: who would have gained or lost what, when."""
+    from replay.what_if import run_what_if
+
+    with ledger_for("what-if") as ledger:
+        ledger.require_tenant(tenant)
+        first, second = parse_instant(start, "--from"), parse_instant(end, "--to")
+        if first >= second:
+            raise BadInput(f"--from {start} is not before --to {end}")
+        defined, removed = _catalog(roles)
+        answer = run_what_if(
+            ledger.app,
+            ledger.store,
+            tenant,
+            roles=defined,
+            removed_roles=removed,
+            start=first,
+            end=second,
+            now=ledger.now(),
+        )
+        note_lag(ledger)
+    if json_output:
+        print_json(answer)
+        return
+    changes = answer["changes"]
+    if changes:
+        table = Table(show_edge=False, pad_edge=False, header_style="bold")
+        for column in ("effect", "user_id", "permission", "scope", "resource", "from", "until"):
+            table.add_column(column, overflow="fold")
+        for c in changes:
+            resource = f"{c['resource']['type']}:{c['resource']['id']}" if c["resource"] else "-"
+            table.add_row(c["effect"], c["user_id"], c["permission"], c["scope"], resource, c["from"], c["until"])
+        out.print(table)
+    gained = sum(1 for c in changes if c["effect"] == "gained")
+    members = len({c["user_id"] for c in changes})
+    out.print(
+        f"{gained} gained, {len(changes) - gained} lost, {members} member{'s' if members != 1 else ''}, "
+        f"between {instant_text(first)} and {instant_text(second)} (recorded nothing)",
+        markup=False,
+    )
+
+
+def check(
+    tenant: TenantOption,
+    file: Annotated[str, typer.Argument(help="YAML or JSON: {assertions: [...]}.", show_default=False)],
+    at: Annotated[str | None, typer.Option(help="Default instant of assertions without `at`; default: now.")] = None,
+    roles: Annotated[str | None, typer.Option("--roles", help="Check under this changed catalog.")] = None,
+    json_output: Json = False,
+) -> None:
+    """Check access assertions against the real history (or a changed catalog); exit 1 if any fails."""
+    from api.http.schemas.compliance import AssertionsIn
+    from domain.assertions import failure_line
+    from replay.what_if import run_assertions
+
+    with ledger_for("assert") as ledger:
+        document = read_document(file, "FILE")
+        body = validated(AssertionsIn, document, "FILE", file)
+        ledger.require_tenant(tenant)
+        if roles:
+            defined, removed = _catalog(roles)
+        else:
+            defined, removed = [role.model_dump() for role in body.roles], list(body.removed_roles)
+        answer = run_assertions(
+            ledger.app,
+            ledger.store,
+            tenant,
+            document["assertions"],  # as written, so failures repeat them exactly
+            as_of=parse_instant(at, "--at") or body.as_of,
+            now=ledger.now(),
+            roles=defined,
+            removed_roles=removed,
+        )
+        note_lag(ledger)
+    if json_output:
+        print_json(answer)
+    else:
+        for failure in answer["failed"]:
+            out.print(failure_line(failure), markup=False)
+        out.print(f"{answer['passed']} passed, {len(answer['failed'])} failed", markup=False)
+    if answer["failed"]:
+        raise typer.Exit(1)
+
+
+__all__ = ["check", "what_if"]
