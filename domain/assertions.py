@@ -108,21 +108,20 @@ def check_assertions(
     default_at: datetime,
     change: CatalogChange | None = None,
 ) -> dict[str, Any]:
-    """`{passed, failed [{assertion (as given), actual}]}`; `tenant_at(instant)` gives the tenant then (None if it
-    did not exist yet). Each distinct instant is folded once."""
+    """`{passed (all held), checked (how many), failed [{assertion (as given), actual}]}`.
+
+    `tenant_at(instant)` gives the tenant then (None if it did not exist yet); each distinct instant is asked once."""
     instants: dict[datetime, _Instant] = {}
-    passed, failed = 0, []
+    failed = []
     for assertion in assertions:
         at = instant_of(assertion.get("at")) or default_at
         state = instants.get(at)
         if state is None:
             state = instants[at] = _Instant(tenant_at(at), change)
         ok, actual = _outcome(assertion, state)
-        if ok:
-            passed += 1
-        else:
+        if not ok:
             failed.append({"assertion": assertion, "actual": {**actual, "at": to_json_value(at)}})
-    return {"passed": passed, "failed": failed}
+    return {"passed": not failed, "checked": len(assertions), "failed": failed}
 
 
 def failure_line(failure: Mapping[str, Any]) -> str:

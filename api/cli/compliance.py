@@ -107,7 +107,8 @@ def check(
     else:
         for failure in answer["failed"]:
             out.print(failure_line(failure), markup=False)
-        out.print(f"{answer['passed']} passed, {len(answer['failed'])} failed", markup=False)
+        failed = len(answer["failed"])
+        out.print(f"{answer['checked'] - failed} passed, {failed} failed", markup=False)
     if answer["failed"]:
         raise typer.Exit(1)
 

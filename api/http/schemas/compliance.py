@@ -92,7 +92,8 @@ class FailedAssertion(Out):
 
 
 class AssertionsOut(Out):
-    passed: int
+    passed: bool = Field(description="True when every assertion held.")
+    checked: int = Field(description="How many assertions were checked.")
     failed: list[FailedAssertion]
 
 
