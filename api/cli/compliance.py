@@ -8,7 +8,15 @@ import typer
 from rich.table import Table
 
 from api.cli.documents import read_document, validated
-from api.cli.support import BadInput, instant_text, ledger_for, note_lag, parse_instant, print_json
+from api.cli.support import (
+    BadInput,
+    instant_text,
+    ledger_for,
+    note_lag,
+    parse_instant,
+    print_json,
+    require_tenant,
+)
 from api.cli.support import stdout as out
 
 TenantOption = Annotated[str, typer.Option("--tenant", help="The tenant id.", show_default=False)]
@@ -33,23 +41,23 @@ def what_if(
     """Replay the history under a changed catalog of custom roles: who would have gained or lost what, when."""
     from replay.what_if import run_what_if
 
-    with ledger_for("what-if") as ledger:
-        ledger.require_tenant(tenant)
+    with ledger_for("what-if") as runtime:
+        require_tenant(runtime, tenant)
         first, second = parse_instant(start, "--from"), parse_instant(end, "--to")
         if first >= second:
             raise BadInput(f"--from {start} is not before --to {end}")
         defined, removed = _catalog(roles)
         answer = run_what_if(
-            ledger.app,
-            ledger.store,
+            runtime.ledger,
+            runtime.store,
             tenant,
             roles=defined,
             removed_roles=removed,
             start=first,
             end=second,
-            now=ledger.now(),
+            now=runtime.now(),
         )
-        note_lag(ledger)
+        note_lag(runtime)
     if json_output:
         print_json(answer)
         return
@@ -83,25 +91,25 @@ def check(
     from domain.assertions import failure_line
     from replay.what_if import run_assertions
 
-    with ledger_for("assert") as ledger:
+    with ledger_for("assert") as runtime:
         document = read_document(file, "FILE")
         body = validated(AssertionsIn, document, "FILE", file)
-        ledger.require_tenant(tenant)
+        require_tenant(runtime, tenant)
         if roles:
             defined, removed = _catalog(roles)
         else:
             defined, removed = [role.model_dump() for role in body.roles], list(body.removed_roles)
         answer = run_assertions(
-            ledger.app,
-            ledger.store,
+            runtime.ledger,
+            runtime.store,
             tenant,
             document["assertions"],  # as written, so failures repeat them exactly
             as_of=parse_instant(at, "--at") or body.as_of,
-            now=ledger.now(),
+            now=runtime.now(),
             roles=defined,
             removed_roles=removed,
         )
-        note_lag(ledger)
+        note_lag(runtime)
     if json_output:
         print_json(answer)
     else:
