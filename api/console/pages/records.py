@@ -48,16 +48,16 @@ async def audit(
     subject: str | None = None,
     type: Annotated[list[str] | None, Query()] = None,
     cursor: str | None = None,
-    limit: int = 50,
+    limit: str = "50",
     verify: str | None = None,
 ) -> Response:
     """R-L4 through the API's audit route (audit.read, operator); `verify` recomputes the chain (R-L2)."""
     access = await tenant_access(request, tenant_id)
     raw = {"since": since, "until": until, "actor": actor, "subject": subject, "type": type}
     filters = _audit_filters(access, raw)
-    if limit not in PAGE_SIZES:
+    if limit not in map(str, PAGE_SIZES):
         raise validation(f"limit is one of {', '.join(map(str, PAGE_SIZES))}", ("query", "limit"))
-    answer = await body(audit_routes.audit(access, cursor=cursor, limit=limit, **filters))
+    answer = await body(audit_routes.audit(access, cursor=cursor, limit=int(limit), **filters))
     verification = await body(audit_routes.verify(access)) if verify else None
     shown = {k: text(v) for k, v in raw.items() if k != "type"}
     return render(
@@ -66,7 +66,7 @@ async def audit(
         tenant_id=tenant_id,
         entries=answer["items"],
         next_cursor=answer["next_cursor"],
-        filters={**shown, "type": filters["types"] or [], "limit": limit},
+        filters={**shown, "type": filters["types"] or [], "limit": int(limit)},
         event_types=sorted(event_types()),
         verification=verification,
         page_sizes=PAGE_SIZES,
