@@ -1,4 +1,4 @@
-"""The change feed (R-C5) and what-if (R-R3) pages."""
+"""The change feed (R-C5) page."""
 
 from __future__ import annotations
 
@@ -15,10 +15,3 @@ router = APIRouter(include_in_schema=False)
 async def changes(request: Request, tenant_id: str) -> Response:
     await tenant_access(request, tenant_id)
     return render(request, "unavailable.html", tenant_id=tenant_id, title="Changes", feature="the change feed (R-C5)")
-
-
-@router.get("/console/t/{tenant_id}/what-if")
-@page
-async def what_if(request: Request, tenant_id: str) -> Response:
-    await tenant_access(request, tenant_id)
-    return render(request, "unavailable.html", tenant_id=tenant_id, title="What if", feature="what-if (R-R3)")

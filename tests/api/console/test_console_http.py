@@ -16,7 +16,7 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from api.console.session import COOKIE, IDLE_SECONDS, SALT
 from domain.application import hash_token
-from tests.api.console.conftest import csrf_of, sign_in
+from tests.api.console.conftest import csrf_of, set_clock, sign_in
 from tests.api.http.conftest import OPERATOR_TOKEN, TENANT, Api
 
 PAGES = [
@@ -377,3 +377,40 @@ def test_R_X6_a_reason_over_500_characters_is_refused_and_records_nothing(story:
     )
     assert answer.status_code == 422 and "500 characters" in answer.text
     assert audit_count(api) == before
+
+
+def test_R_R3_what_if_shows_who_would_have_lost_what_and_records_nothing(story: tuple[Api, Any]) -> None:
+    """A pasted catalog (YAML) through the API's what-if route: a custom role weakened, its holder's losses."""
+    api, _ = story
+    role = {
+        "role_id": "assistant",
+        "name": "Assistant",
+        "includes": [],
+        "permissions": [{"permission": "billing.view", "scope": "all"}],
+    }
+    assert api.post(f"/v1/tenants/{TENANT}/roles", json=role).status_code == 201
+    sign_in(api, "olga")
+    page = api.http.get(f"/console/t/{TENANT}/members/aude")
+    assert (
+        api.http.post(
+            f"/console/t/{TENANT}/members/aude/role",
+            data={"role": "assistant", "reason": "for the test", "csrf_token": csrf_of(page.text)},
+            follow_redirects=False,
+        ).status_code
+        == 303
+    )
+    set_clock(api, "2027-03-05T12:00:00Z")
+    before = audit_count(api)
+    catalog = "roles:\n  - role_id: assistant\n    name: Assistant\n    includes: []\n    permissions: []\n"
+    answer = api.http.get(
+        f"/console/t/{TENANT}/what-if", params={"catalog": catalog, "from": "2027-03-03", "to": "2027-03-04"}
+    )
+    assert answer.status_code == 200, answer.text
+    assert ">aude</a></h3>" in answer.text and "billing.view" in answer.text and "lost" in answer.text
+    assert audit_count(api) == before
+    broken = api.http.get(
+        f"/console/t/{TENANT}/what-if", params={"catalog": "roles: [", "from": "2027-03-03", "to": "2027-03-04"}
+    )
+    assert broken.status_code == 422 and "not YAML or JSON" in broken.text
+    sign_in(api, "bob")
+    assert api.http.get(f"/console/t/{TENANT}/what-if").status_code == 403
