@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 from api.http.app import create_app
@@ -34,8 +35,8 @@ PAGES = {
     "why-who-could": f"/console/t/{TENANT}/why?{WHY}",
     "why": f"/console/t/{TENANT}/why?user_id=marie.wagner&{WHY}",
     "changes": f"/console/t/{TENANT}/changes",
-    "what-if": f"/console/t/{TENANT}/what-if",
 }
+WHAT_IF = Path(__file__).resolve().parents[3] / "docs" / "examples" / "what-if-teamleitung.yaml"
 
 
 def main(out: Path) -> None:
@@ -56,6 +57,14 @@ def main(out: Path) -> None:
             for name, path in PAGES.items():
                 walk.go(path)
                 walk.shot(name)
+            today = services.now().date()
+            walk.go(f"/console/t/{TENANT}/what-if")
+            walk.page.get_by_label("Changed role catalog").fill(WHAT_IF.read_text())
+            walk.page.get_by_label("From (start of the day, UTC)").fill(str(today - timedelta(days=364)))
+            walk.page.get_by_label("To (end of the day, UTC)").fill(str(today))
+            walk.page.get_by_role("button", name="Compare").click()
+            walk.page.wait_for_load_state()
+            walk.shot("what-if")
             walk.page.get_by_role("button", name="Sign out").click()
             walk.page.wait_for_load_state()
             walk.sign_in(OPERATOR)

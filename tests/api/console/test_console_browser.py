@@ -72,6 +72,11 @@ def test_R_L4_R_L5_R_C2_console_walk_in_chromium(settings: Settings, database_ur
         walk.go(f"/console/t/{TENANT}/changes")
         walk.shot("changes")
         walk.go(f"/console/t/{TENANT}/what-if")
+        page.get_by_label("From (start of the day, UTC)").fill("2027-02-20")
+        page.get_by_label("To (end of the day, UTC)").fill("2027-03-01")
+        page.get_by_role("button", name="Compare").click()
+        page.wait_for_load_state()
+        assert "0 members would differ" in page.locator("h2").first.inner_text()
         walk.shot("what-if")
 
         # The date picker: members as of 22 February (before marie joined), then the access report of 1 March.
