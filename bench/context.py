@@ -16,6 +16,7 @@ from api.runtime import Services, build_services
 from api.settings import Settings
 from bench.harness import Row, Sizes, count_label
 from bench.workload import History, churned_history, history_start, matrix_tenant
+from projections.eventstore import events_table
 
 PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
 OPERATOR_TOKEN = "bench-operator-token-" + secrets.token_hex(16)
@@ -159,7 +160,7 @@ def store_history(services: Services, history: History) -> tuple[float, float]:
     ledger = services.ledger
     started = time.perf_counter()
     if services.store.kind == "postgresql":
-        table = ledger.recorder.events_table_name
+        table = events_table(ledger)
         with services.store.transaction() as tx, tx.conn.cursor() as cursor:
             statement = f"COPY {table} (originator_id, originator_version, topic, state) FROM STDIN"
             with cursor.copy(statement) as copy:

@@ -49,6 +49,12 @@ class Tx:
         row = self.one(statement, params)
         return None if row is None else next(iter(row.values()))
 
+    def has_table(self, name: str) -> bool:
+        """True if table `name` exists (in the current schema on PostgreSQL)."""
+        if self.kind == "postgresql":
+            return bool(self.scalar("SELECT to_regclass(?) IS NOT NULL AS found", (name,)))
+        return bool(self.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)))
+
     def stream(self, statement: str, params: Sequence[Any] = (), size: int = 2000) -> Iterator[dict[str, Any]]:
         """Rows one batch at a time (a server-side cursor on PostgreSQL), so memory stays flat."""
         if self.kind == "postgresql":

@@ -1,20 +1,36 @@
-"""Read the event store's own tables through a read-model transaction (verify and per-tenant rebuild).
+"""The one adapter for the event store's tables: every read of eventsourcing's stored events, and where they are.
 
-eventsourcing's recorder can list the whole notification log but not one aggregate's events with their global
-positions; reading its table directly gives both, in the same snapshot as the read models being compared.
+The runner and the rebuild read batches through eventsourcing's recorder. Verify and the per-tenant rebuild read its
+table directly: the recorder can list the whole notification log but not one aggregate's events with their global
+positions, and a read-model transaction sees them in the same snapshot as the read models being compared. The
+guards ask here which tables hold events.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from eventsourcing.persistence import Notification
 
 from domain.tenant.aggregate import tenant_uuid
 from projections.db import Tx
-from projections.runner import Recorded
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One event as a projection sees it: its global position, the domain event, and when it was stored."""
+
+    position: int
+    event: Any
+    recorded_at: datetime
+
+    @property
+    def event_type(self) -> str:
+        return type(self.event).__name__
 
 
 def events_table(app: Any) -> str:
@@ -89,3 +105,29 @@ def read_batch(app: Any, after: int, limit: int, upto: int | None = None) -> lis
         event = to_event(notification)
         out.append(Recorded(notification.id, event, event.timestamp))
     return out
+
+
+_EVENT_COLUMNS = frozenset({"originator_id", "originator_version", "topic", "state"})
+
+
+def table_columns(tx: Tx) -> dict[str, set[str]]:
+    """Every table of the current schema with its column names."""
+    if tx.kind == "postgresql":
+        rows = tx.all(
+            "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema()"
+        )
+        out: dict[str, set[str]] = {}
+        for row in rows:
+            out.setdefault(row["table_name"], set()).add(row["column_name"])
+        return out
+    names = [r["name"] for r in tx.all("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    return {name: {r["name"] for r in tx.all(f"PRAGMA table_info({name})")} for name in names}
+
+
+def event_store_tables(tx: Tx) -> list[str]:
+    """eventsourcing's stored-events and snapshots tables, recognised by their shape (never its tracking table)."""
+    return sorted(
+        name
+        for name, columns in table_columns(tx).items()
+        if columns >= _EVENT_COLUMNS and columns <= _EVENT_COLUMNS | {"notification_id"}
+    )

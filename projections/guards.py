@@ -11,34 +11,11 @@ a trigger anyway, which is what `verify` (R-L2) is for.
 from __future__ import annotations
 
 from projections.db import ReadStore, Tx
+from projections.eventstore import event_store_tables, table_columns
 
 AUDIT_TABLE = "audit_entries"
 FUNCTION = "accessledger_append_only"
-_EVENT_COLUMNS = frozenset({"originator_id", "originator_version", "topic", "state"})
 _LOCK_KEY = 727_001  # serialises concurrent installs (two runners starting) on PostgreSQL
-
-
-def _tables(tx: Tx) -> dict[str, set[str]]:
-    """Every table of the current schema with its column names."""
-    if tx.kind == "postgresql":
-        rows = tx.all(
-            "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema()"
-        )
-        out: dict[str, set[str]] = {}
-        for row in rows:
-            out.setdefault(row["table_name"], set()).add(row["column_name"])
-        return out
-    names = [r["name"] for r in tx.all("SELECT name FROM sqlite_master WHERE type = 'table'")]
-    return {name: {r["name"] for r in tx.all(f"PRAGMA table_info({name})")} for name in names}
-
-
-def event_store_tables(tx: Tx) -> list[str]:
-    """eventsourcing's stored-events and snapshots tables, recognised by their shape (never its tracking table)."""
-    return sorted(
-        name
-        for name, columns in _tables(tx).items()
-        if columns >= _EVENT_COLUMNS and columns <= _EVENT_COLUMNS | {"notification_id"}
-    )
 
 
 def protect(tx: Tx, table: str) -> None:
@@ -72,7 +49,7 @@ def protect(tx: Tx, table: str) -> None:
 
 def protected_tables(tx: Tx) -> list[str]:
     """The tables that should be guarded and exist now: the audit trail and the event store's."""
-    tables = _tables(tx)
+    tables = table_columns(tx)
     return [name for name in (AUDIT_TABLE, *event_store_tables(tx)) if name in tables]
 
 

@@ -22,9 +22,9 @@ from projections.audit.chain import GENESIS_HASH, canonical_json, chained, deriv
 from projections.audit.projection import TABLE as AUDIT_TABLE
 from projections.audit.verify import compare_rows, first_difference
 from projections.db import ReadStore, Tx
-from projections.eventstore import all_events, head, read_batch, tenant_events
+from projections.eventstore import Recorded, all_events, head, read_batch, tenant_events
 from projections.follow import notify_projected
-from projections.runner import TRACKING_TABLE, Projection, Recorded, create_tracking, tracked_position
+from projections.runner import TRACKING_TABLE, Projection, create_tracking, tracked_position
 
 BATCH = 5000
 SUFFIX = "_next"
@@ -80,14 +80,6 @@ def _tables(projections: Iterable[Projection]) -> list[str]:
     return [table for p in projections for table in p.tables]
 
 
-def _existing(tx: Tx, tables: Iterable[str]) -> list[str]:
-    if tx.kind == "postgresql":
-        return [t for t in tables if tx.scalar("SELECT to_regclass(?) IS NOT NULL AS found", (t,))]
-    return [
-        t for t in tables if tx.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", (t,))
-    ]
-
-
 def _lock(tx: Tx, projections: Sequence[Projection], mode: str) -> None:
     """Hold the projections' tracking rows, then their serving tables, in the runner's order (tracking first):
     a runner waits at its tracking row and then reads the position this transaction leaves. The lock timeout
@@ -98,7 +90,7 @@ def _lock(tx: Tx, projections: Sequence[Projection], mode: str) -> None:
     tx.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_MS}ms'")
     for name in sorted(p.name for p in projections):
         tracked_position(tx, name, lock=True)
-    tables = _existing(tx, _tables(projections))
+    tables = [t for t in _tables(projections) if tx.has_table(t)]
     if tables:
         tx.execute(f"LOCK TABLE {', '.join(sorted(tables))} IN {mode} MODE")
 
@@ -198,7 +190,7 @@ def _swap_in(
             for projection in projections:
                 projection.process(tx, batch, SUFFIX)
             tail += len(batch)
-        if audit and _existing(tx, [AUDIT_TABLE]):
+        if audit and tx.has_table(AUDIT_TABLE):
             serving = min(final, tracked_position(tx, "audit"))
             mismatch = first_difference(tx, AUDIT_TABLE, AUDIT_TABLE + SUFFIX, compared, serving)
             if mismatch is not None:
@@ -216,7 +208,7 @@ def _swap_in(
 def _compare_audit(store: ReadStore, upto: int) -> int:
     """Compare the rebuilt trail with the serving one outside the swap (long); returns the position compared to."""
     with store.reader() as tx:
-        if not _existing(tx, [AUDIT_TABLE]):
+        if not tx.has_table(AUDIT_TABLE):
             return 0
         serving = min(upto, tracked_position(tx, "audit"))
         mismatch = first_difference(tx, AUDIT_TABLE, AUDIT_TABLE + SUFFIX, 0, serving)

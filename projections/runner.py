@@ -9,29 +9,15 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Protocol
 
 from projections.db import ReadStore, Tx
+from projections.eventstore import Recorded, read_batch
 from projections.follow import notify_projected, resync
 from projections.watch import PositionWatch
 
 BATCH = 2000
 TRACKING_TABLE = "projection_tracking"
-
-
-@dataclass(frozen=True)
-class Recorded:
-    """One event as a projection sees it: its global position, the domain event, and when it was stored."""
-
-    position: int
-    event: Any
-    recorded_at: datetime
-
-    @property
-    def event_type(self) -> str:
-        return type(self.event).__name__
 
 
 class Projection(Protocol):
@@ -47,13 +33,6 @@ class Projection(Protocol):
 
 def create_tracking(tx: Tx) -> None:
     tx.execute(f"CREATE TABLE IF NOT EXISTS {TRACKING_TABLE} (name TEXT PRIMARY KEY, position BIGINT NOT NULL)")
-
-
-def tracking_exists(tx: Tx) -> bool:
-    """True if the projections' tracking table exists in this database."""
-    if tx.kind == "postgresql":
-        return tx.scalar("SELECT to_regclass(?) IS NOT NULL", (TRACKING_TABLE,))
-    return tx.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", (TRACKING_TABLE,)) > 0
 
 
 def tracked_position(tx: Tx, name: str, lock: bool = False) -> int:
@@ -108,17 +87,11 @@ class Runner:
     def _tracked(self) -> bool:
         """True if the tracking table exists (a database whose read side was never built has none)."""
         with self.store.reader() as tx:
-            return tracking_exists(tx)
+            return tx.has_table(TRACKING_TABLE)
 
     def read(self, after: int, limit: int = BATCH, upto: int | None = None) -> list[Recorded]:
         """Decoded events after global position `after` (at most `limit`, none past `upto`)."""
-        notifications = self.app.recorder.select_notifications(start=after + 1, limit=limit, stop=upto)
-        to_event = self.app.mapper.to_domain_event
-        out = []
-        for notification in notifications:
-            event = to_event(notification)
-            out.append(Recorded(notification.id, event, event.timestamp))
-        return out
+        return read_batch(self.app, after, limit, upto)
 
     def positions(self) -> dict[str, int]:
         with self.store.reader() as tx:

@@ -17,7 +17,7 @@ import rfc8785
 
 from domain.tenant.events import subject_of
 from domain.tenant.metadata import public_data, to_json_value
-from projections.runner import Recorded
+from projections.eventstore import Recorded
 
 GENESIS_HASH = "0" * 64
 FIELDS = (

@@ -34,7 +34,7 @@ from projections.audit.chain import (
     micros,
 )
 from projections.db import ReadStore, Tx
-from projections.runner import Recorded
+from projections.eventstore import Recorded
 
 TABLE = "audit_entries"
 # `occurred_us` (microseconds since the epoch) orders and filters by time: ISO strings with and without a

@@ -14,23 +14,17 @@ from typing import Any
 from projections.audit.chain import FIELDS, GENESIS_HASH, derive_entry, entry_hash, entry_of
 from projections.audit.projection import TABLE
 from projections.db import ReadStore, Tx
-from projections.eventstore import all_events, tenant_events
-from projections.runner import TRACKING_TABLE, Recorded, tracked_position
+from projections.eventstore import Recorded, all_events, tenant_events
+from projections.runner import TRACKING_TABLE, tracked_position
 
 NAME = "audit"
 _CONTENT = FIELDS[:-2]  # every field the event store determines (all but prev_hash and hash)
 _SELECT = ", ".join(FIELDS)
 
 
-def _exists(tx: Tx, table: str) -> bool:
-    if tx.kind == "postgresql":
-        return tx.scalar("SELECT to_regclass(?) IS NOT NULL AS found", (table,))
-    return tx.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)) > 0
-
-
 def audited_position(tx: Tx) -> int:
     """How far the audit trail has been projected (0 before the first run)."""
-    if not (_exists(tx, TRACKING_TABLE) and _exists(tx, TABLE)):
+    if not (tx.has_table(TRACKING_TABLE) and tx.has_table(TABLE)):
         return 0
     return tracked_position(tx, NAME)
 

@@ -16,7 +16,7 @@ from projections.db import Tx
 from projections.directory import trees as directory_trees
 from projections.directory.schema import SCHEMA, TABLES, batch_sql, create_tables
 from projections.directory.writer import Writer, first_unpaid
-from projections.runner import Recorded
+from projections.eventstore import Recorded
 from projections.values import day, ts
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from projections.directory.writer import Writer
-from projections.runner import Recorded
+from projections.eventstore import Recorded
 from projections.values import ts
 
 MAX_NODES = 1_000_000  # a guard against a corrupted table, far above any real tree

@@ -33,9 +33,9 @@ from typing import Any
 from domain.permissions import expand_grant, implying, is_builtin_role, role_permissions
 from projections.db import Tx
 from projections.directory.schema import BatchSql, batch_sql, create_tables, insert_rows
+from projections.eventstore import Recorded
 from projections.history.roles import HOLDERS, ROLES, Holder, RoleState, resource_typed
 from projections.history.roles import SCHEMA as ROLE_SCHEMA
-from projections.runner import Recorded
 from projections.values import ts
 
 TABLE = "permission_history"

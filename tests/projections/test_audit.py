@@ -32,7 +32,8 @@ from projections.audit.projection import (
     verify_all,
 )
 from projections.db import ReadStore
-from projections.guards import event_store_tables, install_guards
+from projections.eventstore import event_store_tables
+from projections.guards import install_guards
 from projections.runner import Runner
 from tests.projections.random_history import RandomHistory
 from tests.support import actor, add_member, open_tenant, owner, recorded_events
