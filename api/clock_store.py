@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from datetime import UTC, datetime
+from typing import Any
 
 import psycopg
 
@@ -16,6 +17,11 @@ from domain.clock import ManualClock, utc_now
 from projections.db import ReadStore, Tx
 
 TABLE = "clock_setting"
+
+
+def create_table(tx: Any) -> None:
+    """The one-row table of the last instant set (run by `accessledger migrate`)."""
+    tx.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (id INTEGER PRIMARY KEY, instant TEXT NOT NULL)")
 
 
 def _stored(tx: Tx) -> datetime | None:
@@ -42,7 +48,6 @@ class PersistedManualClock:
     def start(cls, store: ReadStore) -> PersistedManualClock:
         """The serving process's clock: the later of the system time now and the last instant stored, stored."""
         with store.transaction() as tx:
-            tx.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (id INTEGER PRIMARY KEY, instant TEXT NOT NULL)")
             stored = _stored(tx)
             clock = ManualClock(utc_now())
             if stored:

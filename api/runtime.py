@@ -15,6 +15,7 @@ import anyio.to_thread
 from api.clock_store import PersistedManualClock
 from api.http.idempotency import IdempotencyStore, fernet_for
 from api.metrics import Metrics
+from api.migrate import ensure_schema
 from api.settings import Settings
 from domain.application import AccessLedger
 from domain.clock import Clock, SystemClock
@@ -22,7 +23,6 @@ from domain.storage import parse_database_url
 from projections import all_projections
 from projections.db import ReadStore
 from projections.follow import EVENTS_CHANNEL, Follower
-from projections.guards import install_guards
 from projections.queries.facade import Queries
 from projections.runner import Runner
 from projections.watch import PositionWatch
@@ -129,10 +129,6 @@ class Services(Runtime):
         super().close()
 
 
-# One command at a time needs few connections; eventsourcing's default pool opens ten per process.
-_COMMAND_POOL = {"POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "4"}
-
-
 def open_runtime(
     settings: Settings,
     *,
@@ -143,31 +139,48 @@ def open_runtime(
     """Open the ledger and the read side on the configured database, with the one clock (R-K2).
 
     `serving`: this process serves the API, so it starts a manual clock (commands attach to the instant it stores)
-    and keeps a full connection pool. `create_tables=False` opens an existing database without creating anything.
+    and keeps a full connection pool. `create_tables=False` opens an existing database without creating anything;
+    otherwise the schema is migrated first when it is not current (`accessledger migrate`, R-Z4), and after that
+    nothing here sends DDL, so a process starting under write load cannot deadlock with the projector.
     `clock` replaces the configured clock (the demo and bench/ write histories at instants they choose)."""
-    store = ReadStore(parse_database_url(settings.database_url))
+    if create_tables:
+        ensure_schema(settings.database_url)
+    events_pool, reads_pool = pool_sizes(settings.db_pool_size) if serving else (1, 4)
+    store = ReadStore(parse_database_url(settings.database_url), pool_size=reads_pool)
     manual_clock = None
     if clock is None and settings.clock == "manual":
         manual_clock = PersistedManualClock.start(store) if serving else PersistedManualClock.attach(store)
     clock = clock or (manual_clock.clock if manual_clock else SystemClock())
-    env = {} if serving else dict(_COMMAND_POOL)
-    if not create_tables:
-        env["CREATE_TABLE"] = "n"
-    ledger = AccessLedger(settings.database_url, clock, env=env)
-    runner = Runner(ledger, store, all_projections(), create_tables=create_tables)
+    ledger = AccessLedger(settings.database_url, clock, env=event_store_env(events_pool))
+    runner = Runner(ledger, store, all_projections(), create_tables=False)
     queries = Queries(store, app=ledger, watch=runner.watch)
-    if create_tables:
-        install_guards(store)
     return Runtime(settings, clock, manual_clock, ledger, store, runner, queries)
+
+
+def pool_sizes(total: int) -> tuple[int, int]:
+    """`ACCESSLEDGER_DB_POOL_SIZE` split between the event store (loads and appends) and the read side (R-Z5)."""
+    events = max(1, total // 3)
+    return events, total - events
 
 
 def build_services(settings: Settings, metrics: Metrics | None = None) -> Services:
     """The serving process's Runtime with idempotency and metrics."""
     core = open_runtime(settings, serving=True)
-    idempotency = IdempotencyStore(core.store, fernet_for(settings.secret_key), settings.idempotency_retention_hours)
+    idempotency = IdempotencyStore(
+        core.store, fernet_for(settings.secret_key), settings.idempotency_retention_hours, create=False
+    )
     ledger, runner = core.ledger, core.runner
     metrics = metrics or Metrics(lambda: ledger.head_position(), lambda: runner.position())
     return Services(**vars(core), idempotency=idempotency, metrics=metrics)
+
+
+def event_store_env(pool_size: int) -> dict[str, str]:
+    """eventsourcing's pool: a fixed size, no overflow (R-Z5), no DDL (migrate made the tables)."""
+    return {
+        "CREATE_TABLE": "n",
+        "POSTGRES_POOL_SIZE": str(pool_size),
+        "POSTGRES_MAX_OVERFLOW": "0",
+    }
 
 
 def start_background(services: Services) -> None:

@@ -76,7 +76,8 @@ def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
 class ReadStore:
     """Connections to the read models, in the same database as the events."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, pool_size: int = 10) -> None:
+        """`pool_size` bounds the PostgreSQL connections this store opens (R-Z5)."""
         self.database = database
         self.kind = database.kind
         self._local = threading.local()
@@ -88,7 +89,7 @@ class ReadStore:
             self._pool = ConnectionPool(
                 database.conninfo(),
                 min_size=1,
-                max_size=10,
+                max_size=pool_size,
                 kwargs={
                     "row_factory": dict_row,
                     "autocommit": True,

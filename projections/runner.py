@@ -42,6 +42,18 @@ def tracked_position(tx: Tx, name: str, lock: bool = False) -> int:
     return tx.scalar(f"SELECT position FROM {TRACKING_TABLE} WHERE name = ?{suffix}", (name,)) or 0
 
 
+def create_projection_tables(tx: Tx, projections: Sequence[Projection]) -> None:
+    """The tracking table with a row per projection (a row to lock from the first batch on, see
+    tracked_position), and each projection's tables."""
+    create_tracking(tx)
+    for projection in projections:
+        projection.create(tx)
+        tx.execute(
+            f"INSERT INTO {TRACKING_TABLE} (name, position) VALUES (?, 0) ON CONFLICT (name) DO NOTHING",
+            (projection.name,),
+        )
+
+
 class StaleTracking(Exception):
     """Another runner moved the projection first; this batch is rolled back and re-read."""
 
@@ -73,14 +85,7 @@ class Runner:
         self._kick = threading.Event()
         if create_tables:
             with store.transaction() as tx:
-                create_tracking(tx)
-                for projection in self.projections:
-                    projection.create(tx)
-                    # A row to lock from the first batch on (see tracked_position).
-                    tx.execute(
-                        f"INSERT INTO {TRACKING_TABLE} (name, position) VALUES (?, 0) ON CONFLICT (name) DO NOTHING",
-                        (projection.name,),
-                    )
+                create_projection_tables(tx, self.projections)
         # What this process knows of the position: advanced by every batch projected here, and by the follower.
         self.watch = PositionWatch(self.position() if create_tables or self._tracked() else 0)
 

@@ -79,6 +79,18 @@ def tick() -> None:
 
 
 @app.command()
+def migrate() -> None:
+    """Create or upgrade every table, index and trigger, idempotently, under an advisory lock (R-Z4)."""
+    from api.migrate import migrate as run_migration
+
+    settings = Settings()
+    with database_errors():
+        result = run_migration(settings.database_url)
+    state = "migrated" if result.applied else "already current"
+    console.print(f"schema {result.fingerprint} on {settings.database_url}: {state} ({result.seconds:.2f} s)")
+
+
+@app.command()
 def project() -> None:
     """Run the projections as their own process until Ctrl-C (deployments with several API processes)."""
     from api.runtime import open_runtime

@@ -56,20 +56,26 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
     return hashlib.sha256(json.dumps([method.upper(), path, canonical]).encode()).hexdigest()
 
 
+def create_table(tx: Any) -> None:
+    """The keys' table (run by `accessledger migrate`)."""
+    tx.execute(
+        f"CREATE TABLE IF NOT EXISTS {TABLE} ("
+        " scope TEXT NOT NULL, idem_key TEXT NOT NULL, fingerprint TEXT NOT NULL, state TEXT NOT NULL,"
+        " status INTEGER, body TEXT, position BIGINT, created_at DOUBLE PRECISION NOT NULL,"
+        " PRIMARY KEY (scope, idem_key))"
+    )
+
+
 class IdempotencyStore:
     """Idempotency keys in their own table, in the same database as everything else."""
 
-    def __init__(self, store: ReadStore, fernet: Fernet, retention_hours: float = 48) -> None:
+    def __init__(self, store: ReadStore, fernet: Fernet, retention_hours: float = 48, create: bool = True) -> None:
         self.store = store
         self.fernet = fernet
         self.retention_seconds = retention_hours * 3600
-        with store.transaction() as tx:
-            tx.execute(
-                f"CREATE TABLE IF NOT EXISTS {TABLE} ("
-                " scope TEXT NOT NULL, idem_key TEXT NOT NULL, fingerprint TEXT NOT NULL, state TEXT NOT NULL,"
-                " status INTEGER, body TEXT, position BIGINT, created_at DOUBLE PRECISION NOT NULL,"
-                " PRIMARY KEY (scope, idem_key))"
-            )
+        if create:
+            with store.transaction() as tx:
+                create_table(tx)
 
     def claim(self, scope: str, key: str, print_: str) -> StoredAnswer | None:
         """None if this request now owns the key; the first answer if one is stored (waiting while it is being
