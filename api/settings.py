@@ -1,19 +1,37 @@
-"""The server's configuration, read from `ACCESSLEDGER_*` environment variables (API.md, Command line)."""
+"""The server's configuration, read from `ACCESSLEDGER_*` environment variables (docs/operations.md).
+
+`load_settings` turns every bad value into one `ConfigurationError` line that names the variable, the value given
+(passwords as `***`) and what would be accepted; the command line prints it and exits with status 2.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+import difflib
+import os
+import re
+from collections.abc import Mapping
+from typing import Any, Literal
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
-from pydantic import Field
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.storage import DEFAULT_URL
+
+PREFIX = "ACCESSLEDGER_"
+URL_FORMS = "sqlite:///relative/file.db, sqlite:////absolute/file.db or postgresql://user:password@host:5432/dbname"
+# Read by other parts of the program, not by Settings; never warned about.
+OTHER_VARIABLES = frozenset({"ACCESSLEDGER_DEBUG"})
+
+
+class ConfigurationError(ValueError):
+    """A setting that cannot work; the message is the one line the user sees."""
 
 
 class Settings(BaseSettings):
     """Everything `create_app` needs; each field is `ACCESSLEDGER_<NAME>` in the environment."""
 
-    model_config = SettingsConfigDict(env_prefix="ACCESSLEDGER_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore")
 
     database_url: str = DEFAULT_URL
     operator_token: str | None = None
@@ -34,3 +52,120 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=2, le=1000)
     # Memory the access cache may hold, in MiB (R-Z5); least recently used tenants are dropped first.
     cache_mb: float = Field(default=256, gt=0, le=1_048_576)
+
+    @field_validator("database_url", "read_database_url")
+    @classmethod
+    def _database_url_has_a_known_shape(cls, url: str | None) -> str | None:
+        problem = database_url_problem(url) if url is not None else None
+        if problem:
+            raise ValueError(problem)
+        return url
+
+    @property
+    def shown_database_url(self) -> str:
+        """The database URL as it may be printed: the password as `***`."""
+        return redacted_url(self.database_url)
+
+
+def redacted_url(url: str) -> str:
+    """`url` with its password replaced by `***` (for messages and logs)."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        password = None
+        parts = None
+    if parts is None or not password:
+        return re.sub(r"^(\w[\w+.-]*://[^:/@]*):[^@]*@", r"\1:***@", url)
+    netloc = parts.netloc.rsplit("@", 1)
+    user = netloc[0].split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[1]}"))
+
+
+def database_url_problem(url: str) -> str | None:
+    """Why `url` cannot name a database (scheme and shape only, nothing is opened), or None."""
+    scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+    if scheme == "sqlite":
+        if not url.startswith("sqlite:///") or url.startswith("sqlite:///?") or url == "sqlite:///":
+            return f"a SQLite URL is sqlite:/// followed by the file's path; use {URL_FORMS}"
+        if "?" in url or "#" in url:
+            return "a SQLite URL takes no query (?…) or fragment (#…)"
+        return None
+    if scheme in ("postgresql", "postgres"):
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+        except ValueError as exc:
+            return f"not a PostgreSQL URL ({exc}); use {URL_FORMS}"
+        if not parts.hostname:
+            return f"the PostgreSQL URL names no host; use {URL_FORMS}"
+        if not parts.path.strip("/") or "/" in parts.path.strip("/"):
+            return f"the PostgreSQL URL names no database (the path after the host); use {URL_FORMS}"
+        query = parse_qs(parts.query, keep_blank_values=True)
+        unknown = sorted(set(query) - {"schema"})
+        if unknown:
+            return f"unknown URL parameter {unknown[0]!r}: only ?schema=name is accepted"
+        schema = (query.get("schema") or [None])[0]
+        if schema is not None and not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", schema):
+            return f"schema {schema!r} is not a plain lower-case SQL name ([a-z_][a-z0-9_]*, at most 63 characters)"
+        return None
+    return f"unsupported database; use {URL_FORMS}"
+
+
+# What each setting accepts, for the one-line error.
+_ACCEPTED = {
+    "database_url": URL_FORMS,
+    "clock": "system or manual",
+    "sweep_interval_seconds": "a number of seconds from 0 (off) to 60 (R-K1: due changes apply at least once a minute)",
+    "in_process_projections": "true or false",
+    "idempotency_retention_hours": "a number of hours, at least 24 (R-X3)",
+    "db_pool_size": "a whole number of connections from 2 to 1000 (R-Z5)",
+    "cache_mb": "a number of MiB above 0 (R-Z5)",
+}
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment (and `overrides`); ConfigurationError names the first bad one in one line."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigurationError(_one_line(exc, os.environ)) from None
+
+
+def _one_line(exc: ValidationError, environ: Mapping[str, str]) -> str:
+    error = exc.errors()[0]
+    field = str(error["loc"][0]) if error["loc"] else "?"
+    variable = PREFIX + field.upper()
+    given = environ.get(variable, error.get("input"))
+    is_url = field in ("database_url", "read_database_url")
+    shown = redacted_url(str(given)) if is_url else str(given)
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if is_url:
+        return f"{variable}={shown!r}: {message}"
+    accepted = _ACCEPTED.get(field)
+    return f"{variable}={shown!r} is not accepted: {accepted or message}"
+
+
+_warned = False
+
+
+def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
+    """One warning per `ACCESSLEDGER_*` variable that no setting reads (a misspelling, most likely)."""
+    environ = os.environ if environ is None else environ
+    known = {PREFIX + name.upper() for name in Settings.model_fields} | OTHER_VARIABLES
+    warnings = []
+    for name in sorted(n for n in environ if n.upper().startswith(PREFIX) and n not in known):
+        close = difflib.get_close_matches(name.upper(), sorted(known), n=1)
+        hint = f" (did you mean {close[0]}?)" if close else f" (known: {', '.join(sorted(known))})"
+        warnings.append(f"{name} is not a setting and is ignored{hint}")
+    return warnings
+
+
+def warn_unknown_variables_once(warn: Any, environ: Mapping[str, str] | None = None) -> None:
+    """Call `warn(line)` for each unknown `ACCESSLEDGER_*` variable, the first time only in this process."""
+    global _warned
+    if _warned:
+        return
+    _warned = True
+    for line in unknown_variables(environ):
+        warn(line)

@@ -29,7 +29,14 @@ def protect(tx: Tx, table: str) -> None:
             )
         return
     tx.execute("SELECT pg_advisory_xact_lock(?)", (_LOCK_KEY,))
-    if not tx.scalar("SELECT 1 FROM pg_proc WHERE proname = ?", (FUNCTION,)):
+    # The function lives in the current schema: each `?schema=` of one database gets its own (a check by name
+    # alone found another schema's and left this one's triggers pointing at nothing).
+    exists = tx.scalar(
+        "SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+        "WHERE p.proname = ? AND n.nspname = current_schema()",
+        (FUNCTION,),
+    )
+    if not exists:
         tx.execute(
             f"""CREATE OR REPLACE FUNCTION {FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN

@@ -272,7 +272,7 @@ def _rebuild_tenant_rows(
     tenant_id: str,
     progress: Progress,
 ) -> int:
-    events = 0
+    events = 0  # each event counts once, however many projections read it
     with store.transaction() as tx:
         _lock(tx, others, "SHARE ROW EXCLUSIVE")
         if _has_audit(projections):
@@ -285,10 +285,12 @@ def _rebuild_tenant_rows(
             else:
                 for table in projection.tables:
                     tx.execute(f"DELETE FROM {table} WHERE tenant_id = ?", (tenant_id,))
+            read = 0
             for batch in _batches(tenant_events(tx, app, tenant_id, upto)):
                 projection.process(tx, batch)
-                events += len(batch)
+                read += len(batch)
                 progress(batch[-1].position, upto)
+            events = max(events, read)
         notify_projected(tx, tracked_position(tx, others[0].name) if others else 0, [tenant_id])
     return events
 

@@ -14,7 +14,6 @@ audit_app = typer.Typer(
     name="audit",
     help="Verify the audit trail's hash chains and export it.",
     no_args_is_help=True,
-    add_completion=False,
 )
 
 

@@ -12,29 +12,35 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from api.settings import Settings
+from api.cli.help import install_plain_help
+from api.cli.startup import configured
+from api.settings import redacted_url
 
+install_plain_help()
 app = typer.Typer(
     name="accessledger",
     help="Event-sourced access management: serve the API, apply due changes, run projections.",
     no_args_is_help=True,
-    add_completion=False,
+    rich_markup_mode="rich",
 )
 console = Console()
+stderr_console = Console(stderr=True, soft_wrap=True)
 
 
 @contextmanager
 def database_errors() -> Iterator[None]:
-    """An unreachable database is one line and exit status 1, not a traceback."""
+    """A database that goes away while starting is one line and exit status 2, not a traceback."""
+    from api.cli.support import fail
     from api.http.errors import is_database_down
 
     try:
         yield
+    except typer.Exit:
+        raise
     except Exception as error:
         if not is_database_down(error):
             raise
-        console.print(f"[red]the database is unreachable:[/red] {error}")
-        raise typer.Exit(1) from None
+        fail(f"the database is unreachable: {redacted_url(' '.join(str(error).split()))}")
 
 
 @app.command()
@@ -47,7 +53,7 @@ def serve(
 
     from api.http.app import create_app
 
-    settings = Settings()
+    settings = configured()
     generated = None
     if not settings.operator_token:
         generated = secrets.token_urlsafe(32)
@@ -55,11 +61,18 @@ def serve(
     with database_errors():
         application = create_app(settings)
     shown_host = "localhost" if host in ("0.0.0.0", "::") else host
-    console.print(f"accessledger on {settings.database_url} (clock: {settings.clock})")
+    console.print(f"accessledger on {settings.shown_database_url} (clock: {settings.clock})", markup=False)
     console.print(f"API docs: http://{shown_host}:{port}/docs")
     if generated:
         console.print("No ACCESSLEDGER_OPERATOR_TOKEN was set; this operator token is shown once:")
         print(generated, flush=True)
+        if not settings.in_process_projections:
+            stderr_console.print(
+                "accessledger: warning: this process generated its own operator token, but its projections run in "
+                "another process, so this is one of several processes: set the same ACCESSLEDGER_OPERATOR_TOKEN on "
+                "every process, or the operator token works on this one only",
+                markup=False,
+            )
     uvicorn.run(application, host=host, port=port, log_level="info")
 
 
@@ -69,7 +82,7 @@ def tick() -> None:
     from api.runtime import open_runtime
 
     with database_errors():
-        runtime = open_runtime(Settings())
+        runtime = open_runtime(configured())
         try:
             runtime.runner.catch_up()
             changed = runtime.sweep()
@@ -96,7 +109,7 @@ def project() -> None:
     from api.runtime import open_runtime
 
     with database_errors():
-        runtime = open_runtime(Settings())
+        runtime = open_runtime(configured())
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -107,7 +120,7 @@ def project() -> None:
             reached["position"] = position
             console.print(f"projected up to position {position}")
 
-    console.print(f"projecting {runtime.settings.database_url}; Ctrl-C stops")
+    console.print(f"projecting {runtime.settings.shown_database_url}; Ctrl-C stops", markup=False)
     try:
         runtime.runner.run_forever(stop, on_progress=progress)
     finally:

@@ -28,7 +28,6 @@ replay_app = typer.Typer(
     name="replay",
     help="Rebuild the read models and replay a tenant's history: state, timeline, explained checks, diffs.",
     no_args_is_help=True,
-    add_completion=False,
 )
 
 Tenant = Annotated[str, typer.Option("--tenant", help="The tenant id.", show_default=False)]

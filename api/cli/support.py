@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sqlite3
 import sys
 from collections.abc import Iterator
@@ -74,7 +73,9 @@ def instant_text(instant: datetime) -> str:
 
 def shown_url(url: str) -> str:
     """The database URL without its password, for messages."""
-    return re.sub(r"^(\w[\w+.-]*://[^:/@]*):.*@", r"\1:***@", url)
+    from api.settings import redacted_url
+
+    return redacted_url(url)
 
 
 def print_json(value: Any) -> None:
@@ -96,14 +97,11 @@ def require_user(runtime: Runtime, tenant_id: str, user_id: str, allow_system: b
 
 
 def _open(create_tables: bool, clock: Clock | None) -> Runtime:
+    from api.cli.startup import configured
     from api.runtime import open_runtime
-    from api.settings import Settings
     from domain.storage import parse_database_url
 
-    try:
-        settings = Settings()
-    except Exception as exc:
-        raise BadInput(f"configuration: {str(exc).splitlines()[0]}") from None
+    settings = configured()
     try:
         database = parse_database_url(settings.database_url)
     except ValueError as exc:
@@ -125,8 +123,8 @@ def ledger_for(
         if need_events and _head(runtime) == 0:
             raise BadInput("the database holds no events yet: run `accessledger demo` to fill it")
         yield runtime
-    except (click.exceptions.Exit, click.exceptions.ClickException, click.exceptions.Abort):
-        raise
+    except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.ClickException, click.exceptions.Abort):
+        raise  # an exit status chosen on purpose (typer's Exit is not click's any more)
     except BadInput as exc:
         fail(str(exc))
     except DomainError as exc:
@@ -136,7 +134,7 @@ def ledger_for(
     except BrokenPipeError:
         _quiet_broken_pipe()
     except Exception as exc:
-        if os.environ.get("ACCESSLEDGER_DEBUG"):
+        if os.environ.get("ACCESSLEDGER_DEBUG") or type(exc).__module__.split(".")[0] in ("typer", "click"):
             raise
         if type(exc).__module__.split(".")[0] in ("psycopg", "psycopg_pool", "eventsourcing"):
             fail(_database_problem(exc))

@@ -80,8 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         if hasattr(services.ledger, command):
             app.include_router(router)
-    if services.manual_clock is not None:
-        app.include_router(ops.clock_router)
+    app.include_router(ops.clock_router)
     console.install(app, settings)  # last: the API's routes are matched first
     install_error_handlers(app)
     install_openapi(app)

@@ -367,3 +367,13 @@ def assignments(
         }
         for row in rows
     ]
+
+
+def tenant_page(tx: Any, status: str | None, after: int | None, limit: int) -> tuple[list[dict[str, Any]], bool]:
+    """The tenants' directory rows, oldest first, after the opening position `after`; and whether more follow."""
+    where, params = ("status = ? AND ", [status]) if status is not None else ("", [])
+    rows = tx.all(
+        f"SELECT * FROM dir_tenants WHERE {where}opened_position > ? ORDER BY opened_position LIMIT ?",
+        (*params, after if after is not None else -1, limit + 1),
+    )
+    return rows[:limit], len(rows) > limit

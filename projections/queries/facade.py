@@ -89,6 +89,17 @@ class Queries(CatalogQueries):
         with self.store.reader() as tx:
             return qd.tenant_dict(tx, tenant_row(tx, tenant_id), at)
 
+    def tenants(
+        self, status: str | None = None, cursor: str | None = None, limit: int = 100, now: datetime | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of `Tenant`s (oldest first) for the operator, and the cursor of the next page."""
+        at = ts(instant_arg(now, "now") or utc_now())
+        key = decode_cursor(cursor, (int,))
+        with self.store.reader() as tx:
+            rows, more = qd.tenant_page(tx, status, key[0] if key else None, limit_arg(limit))
+            items = [qd.tenant_dict(tx, row, at) for row in rows]
+        return items, encode_cursor([rows[-1]["opened_position"]]) if more else None
+
     def tenant_ids(self, due_before: datetime | None = None) -> list[str]:
         """All tenant ids; with `due_before`, only those with a due change by then (for the sweeper)."""
         with self.store.reader() as tx:

@@ -171,7 +171,7 @@ def test_R_R1_one_tenant_rebuild_restores_that_tenants_rows_only(ledger, clock, 
     assert result["ok"] is True
     with store.reader() as tx:
         count = tx.scalar("SELECT count(*) AS n FROM audit_entries WHERE tenant_id = ?", (victim,))
-    assert result["events"] == count * len(others)
+    assert result["events"] == count  # each of the tenant's events once, however many projections read it
     assert dump_tables(store, tables) == live
     assert verify_all(store, ledger)["ok"] is True
 

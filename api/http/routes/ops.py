@@ -64,6 +64,12 @@ async def post_clock(body: ClockIn, principal: PrincipalDep, services: ServicesD
     due change of every tenant before answering."""
     if not principal.is_operator:
         raise DomainError("forbidden", "only the operator sets the clock")
+    if services.manual_clock is None:
+        raise DomainError(
+            "not_found",
+            "this server runs on the system clock, which nobody sets: POST /v1/clock moves a manual clock only; "
+            "start the server with ACCESSLEDGER_CLOCK=manual (for tests and demonstrations) to use it",
+        )
     return await execute(
         services,
         request,

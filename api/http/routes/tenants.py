@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import re
 import secrets
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from api.http.commands import execute, json_answer, tenant_command
-from api.http.deps import PrincipalDep, ReadAccess, ServicesDep, TenantAccess, WriteAccess, blocking, request_actor
-from api.http.routing import COMMAND_ERRORS, READ_ERRORS, problems
+from api.http.deps import (
+    PrincipalDep,
+    ReadAccess,
+    ServicesDep,
+    TenantAccess,
+    WriteAccess,
+    blocking,
+    request_actor,
+    wait_for_position,
+)
+from api.http.routing import COMMAND_ERRORS, READ_ERRORS, Cursor, Limit, page, problems
 from api.http.schemas.requests import OpenTenantIn, PolicyIn
-from api.http.schemas.resources import Tenant, TenantChanged, TenantOpened
+from api.http.schemas.resources import Page, Tenant, TenantChanged, TenantOpened
 from api.runtime import Services
 from domain.errors import DomainError
 from domain.tenant.metadata import OPERATOR, to_json_value
@@ -69,6 +78,35 @@ async def open_tenant(body: OpenTenantIn, principal: PrincipalDep, services: Ser
         return {"tenant": tenant_view(services, tenant_id, True), "owner_token": result.values["owner_token"]}
 
     return await execute(services, request, principal.scope, call, shape, 201)
+
+
+def tenant_list(services: Services, status: str | None, cursor: str | None, limit: int) -> dict[str, Any]:
+    """A page of every tenant, with the R-S5 preview the operator reads everywhere."""
+    items, next_cursor = services.queries.tenants(status, cursor, limit, services.now())
+    for tenant in items:
+        tenant["scheduled_removals"] = to_json_value(services.ledger.removals_scheduled(tenant["tenant_id"]))
+    return page(items, next_cursor)
+
+
+@router.get(
+    "/v1/tenants",
+    response_model=Page[Tenant],
+    responses=problems(401, 403, 422, 503),
+    summary="Every tenant (operator)",
+)
+async def list_tenants(
+    principal: PrincipalDep,
+    services: ServicesDep,
+    status: Literal["active", "cancellation_scheduled", "closed"] | None = None,
+    cursor: Cursor = None,
+    limit: Limit = 100,
+    min_position: Annotated[int | None, Query(ge=0, description="Wait up to 5 s for this position")] = None,
+) -> Response:
+    """The operator's list of tenants, oldest first (closed ones included unless `status` says otherwise)."""
+    if not principal.is_operator:
+        raise DomainError("forbidden", "only the operator lists tenants")
+    await wait_for_position(services, min_position)
+    return json_answer(200, await blocking(tenant_list, services, status, cursor, limit), None)
 
 
 @router.get("/v1/tenants/{tenant_id}", response_model=Tenant, responses=READ_ERRORS, summary="A tenant")
