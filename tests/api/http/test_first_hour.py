@@ -72,3 +72,17 @@ def test_two_schemas_of_one_database_both_serve(postgresql_url):
             assert "append-only" in str(exc)
         else:
             raise AssertionError("the south schema's audit trail accepted a DELETE")
+
+
+def test_swagger_ui_and_redoc_load_their_assets_from_the_server_itself(api):
+    """/docs was blank offline (Swagger UI from a CDN); every script and stylesheet now comes from this server."""
+    import re
+
+    for page in ("/docs", "/redoc"):
+        html = api.get(page, None).text
+        assets = re.findall(r"""(?:src|href)=["']([^"']+\.(?:js|css))["']""", html)
+        assert assets, html
+        for asset in assets:
+            assert asset.startswith("/"), f"{page} loads {asset} from elsewhere"
+            answer = api.get(asset, None)
+            assert answer.status_code == 200 and len(answer.content) > 10_000, asset
