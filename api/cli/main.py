@@ -96,11 +96,12 @@ def migrate() -> None:
     """Create or upgrade every table, index and trigger, idempotently, under an advisory lock (R-Z4)."""
     from api.migrate import migrate as run_migration
 
-    settings = Settings()
+    settings = configured()
     with database_errors():
         result = run_migration(settings.database_url)
     state = "migrated" if result.applied else "already current"
-    console.print(f"schema {result.fingerprint} on {settings.database_url}: {state} ({result.seconds:.2f} s)")
+    shown = settings.shown_database_url
+    console.print(f"schema {result.fingerprint} on {shown}: {state} ({result.seconds:.2f} s)", markup=False)
 
 
 @app.command()
