@@ -129,7 +129,8 @@ def project() -> None:
     console.print("stopped")
 
 
-from api.cli import compliance  # noqa: E402 - the sub-apps register after the commands above
+# The sub-apps register after the commands above; `feeds` adds `replay lookup` and `replay changes` to replay_app.
+from api.cli import compliance, feeds  # noqa: E402, F401
 from api.cli.audit import audit_app  # noqa: E402
 from api.cli.demo.command import demo  # noqa: E402
 from api.cli.replay import replay_app  # noqa: E402

@@ -13,6 +13,7 @@ from typing import Any
 
 from domain.tenant.aggregate import midnight
 from projections.db import Tx
+from projections.directory import known
 from projections.directory import trees as directory_trees
 from projections.directory.schema import SCHEMA, TABLES, batch_sql, create_tables
 from projections.directory.writer import Writer, first_unpaid
@@ -38,6 +39,7 @@ class DirectoryProjection:
                 handler = self.HANDLERS.get(recorded.event_type)
                 if handler is not None:
                     handler(writer, recorded, recorded.event)
+                known.record(sql, recorded)
                 moved[recorded.event.tenant_id] = recorded.position
             # The access cache drops only tenants that moved (see projections.queries.access_cache).
             sql.many(

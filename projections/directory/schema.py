@@ -28,6 +28,7 @@ TABLES = (
     "dir_restrictions",
     "dir_reporting",
     "dir_parents",
+    "dir_resources",
 )
 
 # table → (columns, primary key, {index label: (columns, partial condition | None)})
@@ -148,6 +149,13 @@ SCHEMA: dict[str, tuple[str, str, dict[str, tuple[str, str | None]]]] = {
         valid_to TEXT, from_position BIGINT NOT NULL, to_position BIGINT""",
         "tenant_id, resource_type, resource_id, from_position",
         {"below": ("tenant_id, parent_type, parent_id", "valid_to IS NULL")},
+    ),
+    # Every resource the history names (R-C4 lookups), from the first event that did (projections.directory.known).
+    "dir_resources": (
+        """tenant_id TEXT NOT NULL, resource_type TEXT NOT NULL, resource_id TEXT NOT NULL, known_at TEXT NOT NULL,
+        known_position BIGINT NOT NULL""",
+        "tenant_id, resource_type, resource_id",
+        {},
     ),
 }
 

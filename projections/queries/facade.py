@@ -28,6 +28,7 @@ from projections.queries.access import (
 from projections.queries.access_cache import AccessCache
 from projections.queries.catalog import CatalogQueries
 from projections.queries.history import diff, explaining_positions
+from projections.queries.integrations import IntegrationQueries
 from projections.values import as_of_arg, decode_cursor, encode_cursor, instant_arg, iso, limit_arg, ts
 from projections.watch import PositionWatch
 
@@ -61,7 +62,7 @@ def _resource(resource: Any) -> Resource | None:
     return (resource[0], resource[1])
 
 
-class Queries(CatalogQueries):
+class Queries(CatalogQueries, IntegrationQueries):
     """Read-side answers; each method opens its own reader, checks go through the access cache."""
 
     def __init__(

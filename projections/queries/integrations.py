@@ -1,0 +1,97 @@
+"""The reads integrating programs ask besides checks: lookups (R-C4) and, later, the change feed (R-C5); a mixin of
+`projections.queries.facade.Queries`, so the HTTP routes, the CLI and the console ask the same methods."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from domain.clock import utc_now
+from domain.errors import validation
+from domain.permissions import is_permission
+from projections.queries.access import access_position, as_of_text, tenant_row
+from projections.queries.lookup import lookup_resources, lookup_subjects
+from projections.values import as_of_arg, decode_cursor, encode_cursor, instant_arg, limit_arg, ts
+
+
+def _permission(permission: str) -> str:
+    if not isinstance(permission, str) or not is_permission(permission):
+        raise validation(f"unknown permission {permission!r}", ("query", "permission"))
+    return permission
+
+
+def _name(value: str, field: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise validation(f"{field} is required", ("query", field))
+    return value
+
+
+class IntegrationQueries:
+    """Lookups of resources and subjects, now or as of an instant, paged by cursor."""
+
+    store: Any
+
+    def lookup_resources(
+        self,
+        tenant_id: str,
+        user_id: str,
+        permission: str,
+        resource_type: str,
+        as_of: datetime | None = None,
+        cursor: str | None = None,
+        limit: int = 100,
+        now: datetime | None = None,
+    ) -> dict[str, Any]:
+        """R-C4: `{all, items [{resource, scope, via}], next_cursor, as_of, position}`; each item is what `check`
+        allows, with its `via`."""
+        permission = _permission(permission)
+        resource_type = _name(resource_type, "resource_type")
+        now = instant_arg(now, "now") or utc_now()
+        at = as_of_arg(as_of, now)
+        limit = limit_arg(limit)
+        key = decode_cursor(cursor, (str,))
+        with self.store.reader() as tx:
+            tenant = tenant_row(tx, tenant_id)
+            position = access_position(tx)
+            everything, items, after = lookup_resources(
+                tx, tenant, user_id, permission, resource_type, ts(at or now), key[0] if key else None, limit
+            )
+        return {
+            "all": everything,
+            "items": items,
+            "next_cursor": None if after is None else encode_cursor([after]),
+            "as_of": as_of_text(at),
+            "position": position,
+        }
+
+    def lookup_subjects(
+        self,
+        tenant_id: str,
+        permission: str,
+        resource_type: str,
+        resource_id: str,
+        as_of: datetime | None = None,
+        cursor: str | None = None,
+        limit: int = 100,
+        now: datetime | None = None,
+    ) -> dict[str, Any]:
+        """R-C4: `{items [{user_id, role, scope, via}], next_cursor, as_of, position}`: the members `check` allows
+        on the resource."""
+        permission = _permission(permission)
+        resource = (_name(resource_type, "resource_type"), _name(resource_id, "resource_id"))
+        now = instant_arg(now, "now") or utc_now()
+        at = as_of_arg(as_of, now)
+        limit = limit_arg(limit)
+        key = decode_cursor(cursor, (str,))
+        with self.store.reader() as tx:
+            tenant = tenant_row(tx, tenant_id)
+            position = access_position(tx)
+            items, after = lookup_subjects(
+                tx, tenant, permission, resource, ts(at or now), key[0] if key else None, limit
+            )
+        return {
+            "items": items,
+            "next_cursor": None if after is None else encode_cursor([after]),
+            "as_of": as_of_text(at),
+            "position": position,
+        }
