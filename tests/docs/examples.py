@@ -176,7 +176,7 @@ def pages() -> list[Path]:
 
 
 # The README and the guides of docs/ join here as each is made runnable.
-RUNNABLE_GUIDES: tuple[str, ...] = ()
+RUNNABLE_GUIDES: tuple[str, ...] = ("README.md", "docs/admins.md", "docs/operations.md")
 
 
 def served_now(database: Path) -> tuple[set[tuple[str, str]], set[str]]:
