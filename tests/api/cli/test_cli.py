@@ -243,6 +243,7 @@ def test_R_R1_rebuild_gives_the_same_answers_and_R_L2_verify_names_a_tampered_en
     }
     assert other.code == 0, "another tenant's chain is untouched"
     assert rebuild.code == 1 and "sequence 10" in rebuild.out and "kept" in rebuild.out
+    assert "internal error" not in rebuild.err, "typer's Exit(1) was reported as an internal error"
 
 
 # ----------------------------------------------------------------------------------------------------- bad input
