@@ -9,18 +9,26 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from api.cli.support import BadInput, ledger_for, shown_url, stderr
+from api.cli.support import BadInput, fail, ledger_for, parse_instant, shown_url, stderr
 from api.cli.support import stdout as out
 
 
 def demo(
     scale: Annotated[float, typer.Option(hidden=True, min=0.001, help="Multiplies the lead traffic.")] = 1.0,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            help="The day the demo's year ends (a date, not after today); default: today.", show_default=False
+        ),
+    ] = None,
 ) -> None:
     """Fill the configured database with a realistic history (a tenant living through seed 000's story)."""
     from api.cli.demo.story import SONNE, first_instant, generate
     from domain.clock import ManualClock
 
-    end = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    # A fixed end makes the history the same on every run (the docs show its real output).
+    end = _end_day(until, today)
     started = time.perf_counter()
     clock = ManualClock(first_instant(end))
     with ledger_for("demo", need_events=False, create_tables=True, clock=clock) as runtime:
@@ -74,3 +82,16 @@ def demo(
     ]
     for text in lines:
         out.print(text, markup=False)
+
+
+def _end_day(until: str | None, today: datetime) -> datetime:
+    """Midnight UTC of `--until` (a date), or of today; one line and exit 2 for anything else."""
+    if until is None:
+        return today
+    try:
+        end = parse_instant(until, "--until")
+    except BadInput as exc:
+        fail(str(exc))
+    if end is None or end != end.replace(hour=0, minute=0, second=0, microsecond=0) or end > today:
+        fail(f"--until {until!r} is not a date up to today ({today.date()}), e.g. 2026-11-23")
+    return end
