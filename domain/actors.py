@@ -22,3 +22,10 @@ class CommandResult:
 
     position: int | None
     values: dict[str, Any] = field(default_factory=dict)
+    # Set when the command had already been recorded under its idempotency key (R-X3): the tenant versions of its
+    # events; `values` then come from those events and secrets (tokens) are None: they are stored only as hashes.
+    recorded_versions: tuple[int, int] | None = None
+
+    @property
+    def recovered(self) -> bool:
+        return self.recorded_versions is not None

@@ -16,9 +16,12 @@ from domain.actors import Actor, CommandResult
 from domain.clock import Clock, SystemClock
 from domain.codec import DataclassAsDict, DateAsISO
 from domain.due import apply_due_changes, scheduled_removals
+from domain.effect import AccessBefore, check_effect
 from domain.errors import DomainError, not_found, validation
 from domain.storage import Database, parse_database_url
+from domain.tenant import keys
 from domain.tenant.aggregate import Tenant, tenant_uuid
+from domain.tenant.keys import AlreadyRecorded, outcome_of
 from domain.tenant.legacy_topics import register_legacy_topics
 from domain.tenant.metadata import OPERATOR, EventContext, acting
 from domain.tenant.records import STATE_CLASSES
@@ -65,14 +68,23 @@ class AccessLedger(Application):
         except AggregateNotFoundError:
             raise not_found("tenant", tenant_id) from None
 
-    def execute(self, tenant_id: str, actor: Actor, command: Callable[[Tenant], T]) -> tuple[T, int | None]:
-        """Load, apply due changes, run `command`, save; retry on a concurrent write (R-X1)."""
+    def execute(
+        self, tenant_id: str, actor: Actor, command: Callable[[Tenant], T], judged: bool = True
+    ) -> tuple[T, int | None]:
+        """Load, apply due changes, run `command`, judge its effect (R-P10), save; retry on a concurrent write
+        (R-X1). `judged=False` only for accepting an invitation, whose gain was judged when it was sent."""
         for attempt in range(MAX_ATTEMPTS):
             tenant = self.load(tenant_id)
+            versions = keys.recorded(tenant, actor.idempotency_key)
+            if versions is not None:
+                raise AlreadyRecorded(tenant_id, versions)
             context = self._context(actor)
             apply_due_changes(tenant, context.occurred_at, context)
+            before = AccessBefore.capture(tenant) if judged else None
             with acting(context):
                 result = command(tenant)
+            if before is not None:
+                check_effect(before, tenant, actor.user_id)
             try:
                 return result, self._save(tenant)
             except IntegrityError:
@@ -136,6 +148,9 @@ class AccessLedger(Application):
         try:
             position = self._save(tenant)
         except IntegrityError:
+            versions = keys.recorded(self.load(tenant_id), actor.idempotency_key)
+            if versions is not None and versions[0] == 1:  # this very request opened it before (R-X3)
+                return self.recovered(tenant_id, versions)
             raise DomainError("tenant_exists", f"tenant {tenant_id!r} already exists") from None
         return CommandResult(position, {"owner_token": token, "owner_token_id": token_id})
 
@@ -167,7 +182,7 @@ class AccessLedger(Application):
                 token_hash=hash_token(token),
             ),
         )
-        result.values.update(token=token, token_id=token_id)
+        _fresh(result, token=token, token_id=token_id)
         return result
 
     def change_role(self, tenant_id: str, actor: Actor, user_id: str, role: str) -> CommandResult:
@@ -180,7 +195,15 @@ class AccessLedger(Application):
         token = new_token()
         token_id = new_token_id()
         result = self._run(tenant_id, actor, lambda t: t.issue_token(token_id, hash_token(token), label))
-        result.values.update(token=token, token_id=token_id)
+        _fresh(result, token=token, token_id=token_id)
+        return result
+
+    def issue_owner_token(self, tenant_id: str, actor: Actor, label: str | None = None) -> CommandResult:
+        """R-T6: owner recovery by the operator; the new token is in the answer, once."""
+        token = new_token()
+        token_id = new_token_id()
+        result = self._run(tenant_id, actor, lambda t: t.issue_owner_token(token_id, hash_token(token), label))
+        _fresh(result, token=token, token_id=token_id)
         return result
 
     def revoke_token(self, tenant_id: str, actor: Actor, token_id: str) -> CommandResult:
@@ -196,7 +219,7 @@ class AccessLedger(Application):
             lambda t: t.invite(email=email, role=role, token_hash=hash_token(token), now=self.clock.now()),
             key="invitation_id",
         )
-        result.values["token"] = token
+        _fresh(result, token=token)
         return result
 
     def revoke_invitation(self, tenant_id: str, actor: Actor, invitation_id: str) -> CommandResult:
@@ -209,7 +232,7 @@ class AccessLedger(Application):
             actor,
             lambda t: t.resend_invitation(invitation_id, hash_token(token), self.clock.now()),
         )
-        result.values["token"] = token
+        _fresh(result, token=token)
         return result
 
     def accept_invitation(self, actor: Actor, *, token: str, user_id: str, name: str) -> CommandResult:
@@ -231,8 +254,10 @@ class AccessLedger(Application):
                 ).user_id
             ),
             key="user_id",
+            judged=False,
         )
-        result.values.update(tenant_id=tenant_id, token=member_token, token_id=token_id)
+        result.values["tenant_id"] = tenant_id
+        _fresh(result, token=member_token, token_id=token_id)
         return result
 
     def decline_invitation(self, actor: Actor, *, token: str) -> CommandResult:
@@ -385,9 +410,28 @@ class AccessLedger(Application):
         apply_due_changes(tenant, now, EventContext(actor="system", occurred_at=now))
         return scheduled_removals(tenant)
 
+    def recovered(self, tenant_id: str, versions: tuple[int, int]) -> CommandResult:
+        """The outcome of a command recorded earlier under its idempotency key, rebuilt from its events (R-X3)."""
+        events = self.repository.event_store.get(tenant_uuid(tenant_id), gt=versions[0] - 1, lte=versions[1])
+        return CommandResult(None, outcome_of(list(events)), recorded_versions=versions)
+
     def _run(
-        self, tenant_id: str, actor: Actor, command: Callable[[Tenant], Any], key: str | None = None
+        self,
+        tenant_id: str,
+        actor: Actor,
+        command: Callable[[Tenant], Any],
+        key: str | None = None,
+        judged: bool = True,
     ) -> CommandResult:
-        value, position = self.execute(tenant_id, actor, command)
+        try:
+            value, position = self.execute(tenant_id, actor, command, judged)
+        except AlreadyRecorded as recorded:
+            return self.recovered(tenant_id, recorded.versions)
         values = {key: value} if key else {}
         return CommandResult(position, values)
+
+
+def _fresh(result: CommandResult, **values: Any) -> None:
+    """Add what only a command that ran now knows (its new secrets); a recovered outcome keeps them None."""
+    if not result.recovered:
+        result.values.update(values)

@@ -31,6 +31,7 @@ STATUS: dict[str, int] = {
     "payload_too_large": 413,
     "validation_error": 422,
     "idempotency_key_reused": 422,
+    "position_ahead": 422,
     "stale_read": 503,
     "unavailable": 503,
 }

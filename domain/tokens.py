@@ -29,7 +29,7 @@ def tenant_of_invitation_token(token: str) -> str:
     """The tenant an invitation token belongs to; `unauthenticated` for anything that is not one."""
     parts = token.split(".")
     if len(parts) != 3 or parts[0] != INVITATION_TOKEN_PREFIX or not parts[1]:
-        raise DomainError("unauthenticated", "not an invitation token")
+        raise DomainError("unauthenticated", "unknown or replaced invitation token")
     return parts[1]
 
 

@@ -297,7 +297,18 @@ class Tenant(InvitationCommands, AddonCommands, GrantCommands, AccessCommands, A
             self.require("users.manage")
         if token is None:
             raise not_found("token", token_id)
+        if token.user_id == self.owner_id and self.actor != self.owner_id:
+            raise DomainError("owner_immutable", "only the owner revokes the owner's tokens (R-T6)")
         self.trigger(ev.TokenRevoked, token_id=token_id, user_id=token.user_id, reason="revoked")
+
+    def issue_owner_token(self, token_id: str, token_hash: str, label: str | None) -> None:
+        """R-T6: the operator issues the owner a new token (an owner who lost every token); revokes nothing."""
+        self.require_open()
+        if self.actor != OPERATOR:
+            raise DomainError("forbidden", "only the operator issues owner tokens")
+        self.trigger(
+            ev.TokenIssued, token_id=token_id, user_id=self.owner_id, label=label or "owner", token_hash=token_hash
+        )
 
 
 def check_plan(plan: dict[str, Any]) -> None:

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 from eventsourcing.domain import Aggregate
 
+from domain.tenant.keys import remember
 from domain.tenant.records import Addon, Grant, Invitation, Member, Token
 
 
@@ -25,6 +26,12 @@ class TenantEvent(Aggregate.Event):
     request_id: str | None
     caller_reason: str | None
     idempotency_key: str | None
+
+    def mutate(self, aggregate: Any) -> Any:
+        aggregate = super().mutate(aggregate)
+        if self.idempotency_key is not None:
+            remember(aggregate, self.idempotency_key, self.originator_version, self.occurred_at)
+        return aggregate
 
 
 class TenantOpened(Aggregate.Created, TenantEvent):

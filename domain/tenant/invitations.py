@@ -11,6 +11,8 @@ from typing import Any
 from domain.errors import DomainError, not_found
 from domain.tenant import events as ev
 
+# One wording for every token that opens nothing, whether or not its tenant exists (R-X5).
+UNKNOWN_INVITATION = "unknown or replaced invitation token"
 INVITATION_TTL = timedelta(days=7)
 
 
@@ -61,7 +63,7 @@ class InvitationCommands:
         """The invitation whose current token this is: 401 if none, 409 if it is no longer pending (R-I2)."""
         invitation_id = self.invitation_tokens.get(token_hash)
         if invitation_id is None:
-            raise DomainError("unauthenticated", "unknown or replaced invitation token")
+            raise DomainError("unauthenticated", UNKNOWN_INVITATION)
         self.require_open()
         return self.pending_invitation(invitation_id)
 
