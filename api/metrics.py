@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -15,9 +16,12 @@ log = logging.getLogger("accessledger.api")
 class _StoreCollector(Collector):
     """Read at scrape time, so the numbers are right even when another process appends or projects."""
 
-    def __init__(self, head: Callable[[], int], projected: Callable[[], int]) -> None:
+    def __init__(
+        self, head: Callable[[], int], projected: Callable[[], int], stopped: Callable[[], dict[str, Any]] | None
+    ) -> None:
         self.head = head
         self.projected = projected
+        self.stopped = stopped
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
         try:
@@ -33,12 +37,25 @@ class _StoreCollector(Collector):
             value=max(0, head - projected),
         )
         yield GaugeMetricFamily("accessledger_projection_position", "Position every projection reached", projected)
+        stopped = GaugeMetricFamily(
+            "accessledger_projection_stopped",
+            "1 for a projection stopped at an event it cannot apply (R-X8), with the event's position",
+            labels=["projection", "position"],
+        )
+        for halt in (self.stopped() if self.stopped else {}).values():
+            stopped.add_metric([halt.projection, str(halt.position)], 1)
+        yield stopped
 
 
 class Metrics:
     """One registry per app (several apps in one test process must not share counters)."""
 
-    def __init__(self, head: Callable[[], int], projected: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        head: Callable[[], int],
+        projected: Callable[[], int],
+        stopped: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "accessledger_http_requests",
@@ -53,7 +70,7 @@ class Metrics:
             registry=self.registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
-        self.registry.register(_StoreCollector(head, projected))
+        self.registry.register(_StoreCollector(head, projected, stopped))
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()

@@ -17,11 +17,12 @@ from api.http.idempotency import IdempotencyStore, fernet_for
 from api.metrics import Metrics
 from api.migrate import ensure_schema
 from api.settings import Settings
-from domain.application import AccessLedger
+from domain.application import AccessLedger, CommandResult
 from domain.clock import Clock, SystemClock
 from domain.storage import parse_database_url
 from projections import all_projections
 from projections.db import ReadStore
+from projections.eventstore import position_of
 from projections.follow import EVENTS_CHANNEL, Follower
 from projections.queries.facade import Queries
 from projections.runner import Runner
@@ -56,6 +57,17 @@ class Runtime:
     def lag(self) -> int:
         """Events stored but not yet in every read model."""
         return self.runner.lag()
+
+    def command_position(self, result: CommandResult) -> int:
+        """The position a command answers: its last event's, also when it was recorded before (R-X3)."""
+        if result.position is not None:
+            return result.position
+        if result.recorded_versions is not None and result.values.get("tenant_id"):
+            with self.store.reader() as tx:
+                found = position_of(tx, self.ledger, result.values["tenant_id"], result.recorded_versions[1])
+            if found is not None:
+                return int(found)
+        return self.ledger.head_position()
 
     def after_write(self, position: int | None) -> None:
         """Wake the projector (PostgreSQL NOTIFY) and, with projections in-process, project up to `position` here.
@@ -170,7 +182,7 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         core.store, fernet_for(settings.secret_key), settings.idempotency_retention_hours, create=False
     )
     ledger, runner = core.ledger, core.runner
-    metrics = metrics or Metrics(lambda: ledger.head_position(), lambda: runner.position())
+    metrics = metrics or Metrics(lambda: ledger.head_position(), lambda: runner.position(), lambda: runner.stopped)
     return Services(**vars(core), idempotency=idempotency, metrics=metrics)
 
 

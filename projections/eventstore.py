@@ -107,6 +107,18 @@ def read_batch(app: Any, after: int, limit: int, upto: int | None = None) -> lis
     return out
 
 
+def position_of(tx: Tx, app: Any, tenant_id: str, version: int) -> int | None:
+    """The global position of the tenant's event at `version` (R-X3: a recovered command answers its position)."""
+    key: Any = tenant_uuid(tenant_id)
+    if tx.kind == "sqlite":
+        key = key.hex
+    return tx.scalar(
+        f"SELECT {_position_column(tx)} AS position FROM {events_table(app)}"
+        " WHERE originator_id = ? AND originator_version = ?",
+        (key, version),
+    )
+
+
 _EVENT_COLUMNS = frozenset({"originator_id", "originator_version", "topic", "state"})
 
 

@@ -7,8 +7,10 @@ in-process and `accessledger project`) can never apply the same event twice (R-X
 from __future__ import annotations
 
 import functools
+import logging
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from projections.db import ReadStore, Tx
@@ -16,6 +18,7 @@ from projections.eventstore import Recorded, read_batch
 from projections.follow import notify_projected, resync
 from projections.watch import PositionWatch
 
+log = logging.getLogger("accessledger.projections")
 BATCH = 2000
 TRACKING_TABLE = "projection_tracking"
 
@@ -70,6 +73,32 @@ def advance_tracking(tx: Tx, name: str, old: int, new: int) -> None:
         raise StaleTracking(name)
 
 
+@dataclass(frozen=True)
+class Stopped:
+    """A projection stopped by an event it cannot apply (a poison event, R-X8)."""
+
+    projection: str
+    position: int
+    error: str
+
+
+def transient(exc: BaseException) -> bool:
+    """True for errors that mean the database is unreachable right now (retry), not that an event is poison."""
+    names = {f"{cls.__module__.split('.')[0]}.{cls.__name__}" for cls in type(exc).__mro__}
+    if names & {
+        "psycopg.OperationalError",
+        "psycopg.InterfaceError",
+        "psycopg_pool.PoolTimeout",
+        "psycopg_pool.PoolClosed",
+        "eventsourcing.OperationalError",
+        "eventsourcing.InterfaceError",
+        "sqlite3.OperationalError",  # locked, busy, I/O: SQLite's way of saying "not now"
+    }:
+        return True
+    cause = exc.__cause__ or exc.__context__
+    return cause is not None and cause is not exc and transient(cause)
+
+
 class Runner:
     """Keeps every projection up to date with the event store."""
 
@@ -83,6 +112,8 @@ class Runner:
         self.names = [p.name for p in self.projections]
         self._lock = threading.Lock()
         self._kick = threading.Event()
+        # Projections stopped by a poison event, until the process restarts (R-X8: loud, never a busy loop).
+        self.stopped: dict[str, Stopped] = {}
         if create_tables:
             with store.transaction() as tx:
                 create_projection_tables(tx, self.projections)
@@ -115,45 +146,82 @@ class Runner:
         return max(0, self.app.head_position() - self.position())
 
     def catch_up(self, until: int | None = None) -> int:
-        """Project everything up to `until` (default: the head); returns the position reached."""
+        """Project everything up to `until` (default: the head); returns the position every projection reached
+        (a projection stopped by an event it cannot apply stays where it stopped, R-X8)."""
         with self._lock:
             while True:
-                start = self.position()
-                if start > self.watch.position:  # projected by another process: learn which tenants moved
-                    resync(self.store, self.watch, self.names, start)
-                if until is not None and start >= until:
-                    return start
+                positions = self.positions()
+                reached_by_all = min(positions.values(), default=0)
+                if reached_by_all > self.watch.position:  # projected by another process: learn which tenants moved
+                    resync(self.store, self.watch, self.names, reached_by_all)
+                live = [p for p in self.projections if p.name not in self.stopped]
+                start = min((positions[p.name] for p in live), default=None)
+                if start is None or (until is not None and start >= until):
+                    return reached_by_all
                 batch = self.read(start, BATCH)
                 if not batch:
-                    return start
+                    return reached_by_all
                 tenants = sorted({t for r in batch if (t := getattr(r.event, "tenant_id", None))})
-                for projection in self.projections[:-1]:
+                for projection in live[:-1]:
                     self._apply(projection, batch)
                 # The NOTIFY commits with the last projection's tracking: followers hear of a position reached.
                 reached = batch[-1].position
                 notify = functools.partial(
                     notify_projected, position=reached, tenants=tenants, source=self.watch.source
                 )
-                self._apply(self.projections[-1], batch, notify)
-                self.watch.advance(reached, tenants)
+                self._apply(live[-1], batch, None if self.stopped else notify)
+                # With a projection stopped the position stays where it stopped, but the tenants that moved are
+                # still announced (caches drop what they knew of them: revocations keep working, R-Z1).
+                self.watch.advance(self.watch.position if self.stopped else reached, tenants)
 
     def _apply(
         self, projection: Projection, batch: Sequence[Recorded], then: Callable[[Tx], None] | None = None
     ) -> None:
         for _ in range(5):
             try:
-                with self.store.transaction() as tx:
-                    done = tracked_position(tx, projection.name, lock=True)
-                    todo = [r for r in batch if r.position > done]
-                    if not todo:
-                        return
-                    projection.process(tx, todo)
-                    advance_tracking(tx, projection.name, done, todo[-1].position)
-                    if then is not None:
-                        then(tx)
+                self._apply_once(projection, batch, then)
                 return
             except StaleTracking:
                 continue
+            except Exception as exc:
+                if transient(exc):
+                    raise  # the database went away: the caller retries once it is back
+                self._isolate(projection, batch)
+                return
+
+    def _apply_once(
+        self, projection: Projection, batch: Sequence[Recorded], then: Callable[[Tx], None] | None = None
+    ) -> None:
+        with self.store.transaction() as tx:
+            done = tracked_position(tx, projection.name, lock=True)
+            todo = [r for r in batch if r.position > done]
+            if not todo:
+                return
+            projection.process(tx, todo)
+            advance_tracking(tx, projection.name, done, todo[-1].position)
+            if then is not None:
+                then(tx)
+
+    def _isolate(self, projection: Projection, batch: Sequence[Recorded]) -> None:
+        """The batch failed: apply it event by event up to the one that cannot be applied, and stop there."""
+        for recorded in batch:
+            try:
+                self._apply_once(projection, [recorded])
+            except StaleTracking:
+                return  # another runner moved on: read again
+            except Exception as exc:
+                if transient(exc):
+                    raise
+                error = f"{type(exc).__name__}: {exc}"[:500]
+                self.stopped[projection.name] = Stopped(projection.name, recorded.position, error)
+                log.error(
+                    "projection %s stopped at position %d (%s): %s; fix the cause and restart the process",
+                    projection.name,
+                    recorded.position,
+                    recorded.event_type,
+                    error,
+                )
+                return
 
     def wait_for(self, position: int, timeout: float) -> bool:
         """Block until every projection reached `position` as this process hears of it (a worker thread only;

@@ -9,6 +9,7 @@ import typer
 
 from api.cli.support import BadInput, fail, ledger_for, note_lag, parse_instant, print_json, require_tenant
 from api.cli.support import stdout as out
+from projections.safe_output import terminal_json, terminal_text
 
 audit_app = typer.Typer(
     name="audit",
@@ -69,7 +70,14 @@ def export(
             raise BadInput("--since must not be after --until")
         chunks = run_export(runtime.queries, tenant, fmt, start, end, actor, subject, types)
         write = sys.stdout.write
+        on_terminal = sys.stdout.isatty()  # R-X7: escaped on a terminal; exact when piped to a file
         for chunk in chunks:
-            write(chunk)
+            write(
+                terminal_json(chunk)
+                if on_terminal and fmt == "jsonl"
+                else terminal_text(chunk)
+                if on_terminal
+                else chunk
+            )
         sys.stdout.flush()
         note_lag(runtime)

@@ -23,6 +23,7 @@ from api.cli.support import (
     stderr,
 )
 from api.cli.support import stdout as out
+from projections.safe_output import terminal_json, terminal_safe, terminal_text
 
 replay_app = typer.Typer(
     name="replay",
@@ -137,6 +138,7 @@ def state(
 
 
 def _print_state(s: dict[str, Any]) -> None:
+    s = terminal_safe(s)  # R-X7: names and labels come from the database
     moment = f"as of {s['as_of']}" if s["as_of"] else f"at position {s['position']}"
     out.print(f"[bold]{s['tenant_id']}[/bold] ({s['name']}), {s['status']}, {moment}, sequence {s['sequence']}")
     plan, seats = s["plan"], s["seats"]
@@ -207,10 +209,10 @@ def timeline(
         elif sys.stdout.isatty():
             with out.pager(styles=False):
                 for entry in found:
-                    out.print(line(entry), markup=False)
+                    out.print(terminal_text(line(entry)), markup=False)
         else:
             for entry in found:
-                sys.stdout.write(line(entry) + "\n")
+                sys.stdout.write(terminal_text(line(entry)) + "\n")
         note_lag(runtime)
 
 
@@ -220,7 +222,7 @@ def _stream_json_array(items: Any) -> None:
 
     sys.stdout.write("[")
     for index, item in enumerate(items):
-        sys.stdout.write(("," if index else "") + "\n  " + json.dumps(item, ensure_ascii=False))
+        sys.stdout.write(("," if index else "") + "\n  " + terminal_json(json.dumps(item, ensure_ascii=False)))
     sys.stdout.write("\n]\n")
 
 
@@ -250,7 +252,7 @@ def check(
             print_json(answer)
         else:
             for text in decision_lines(answer, user, permission, target):
-                out.print(text, markup=False)
+                out.print(terminal_text(text), markup=False)
         note_lag(runtime)
     if fail_on_deny and not answer["allowed"]:
         raise typer.Exit(1)
@@ -280,7 +282,7 @@ def diff(
         else:
             table = _table("at", "change", "user_id", "permission", "scope", "resource", "event @position")
             for change in changes:
-                table.add_row(*change_row(change))
+                table.add_row(*terminal_safe(change_row(change)))
             if changes:
                 out.print(table)
             count = totals(changes)

@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 
 from domain.errors import DomainError
+from projections.safe_output import terminal_json
 
 if TYPE_CHECKING:  # opening the database imports eventsourcing and the projections: only when a command runs
     from api.runtime import Runtime
@@ -80,7 +81,7 @@ def shown_url(url: str) -> str:
 
 def print_json(value: Any) -> None:
     """Pretty JSON on standard output, for scripts."""
-    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2, default=str) + "\n")
+    sys.stdout.write(terminal_json(json.dumps(value, ensure_ascii=False, indent=2, default=str)) + "\n")
 
 
 def require_tenant(runtime: Runtime, tenant_id: str) -> None:

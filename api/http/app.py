@@ -11,6 +11,7 @@ from fastapi_offline import FastAPIOffline
 from api import console
 from api.http.deps import blocking
 from api.http.errors import install_error_handlers
+from api.http.input_guard import InputGuard
 from api.http.middleware import RequestMiddleware
 from api.http.openapi import install_openapi
 from api.http.routes import (
@@ -42,7 +43,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """An app on the configured database; background sweeps and projections run while it is served."""
     settings = settings or Settings()
     # Metrics outlive one Services: a served app that is stopped and started again (lifespan) opens new ones.
-    metrics = Metrics(lambda: app.state.services.ledger.head_position(), lambda: app.state.services.runner.position())
+    metrics = Metrics(
+        lambda: app.state.services.ledger.head_position(),
+        lambda: app.state.services.runner.position(),
+        lambda: app.state.services.runner.stopped,
+    )
     services = build_services(settings, metrics)
 
     @asynccontextmanager
@@ -88,5 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     console.install(app, settings)  # last: the API's routes are matched first
     install_error_handlers(app)
     install_openapi(app)
+    # Added first, so it runs inside RequestMiddleware (whose body limit applies while the guard reads the body).
+    app.add_middleware(InputGuard, openapi=app.openapi)
     app.add_middleware(RequestMiddleware, metrics=metrics)
     return app

@@ -12,7 +12,7 @@ from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 
 from api.http.deps import TenantAccess, blocking
-from api.http.errors import domain_problem, unexpected_problem
+from api.http.errors import problem, unexpected_problem
 from api.http.idempotency import StoredAnswer, fingerprint
 from api.runtime import Services
 from domain.application import Actor, CommandResult
@@ -55,8 +55,17 @@ async def execute(
     shape: Shape,
     status: int = 200,
 ) -> Response:
-    """Claim the Idempotency-Key, run `call`, catch the read side up, shape the answer and remember it."""
+    """Claim the Idempotency-Key, run `call`, catch the read side up, shape the answer and remember it.
+
+    A recorded command is answered from its own result; when the read side cannot confirm it in time, the answer is
+    503 `stale_read` with the command's `position`, which is never stored as the key's answer (R-X3, R-Z2)."""
     key = _idempotency_key(request)
+    if services.runner.stopped:
+        # R-X8: a projection stopped at an event it cannot apply; nothing new is recorded until it is fixed.
+        halt = min(services.runner.stopped.values(), key=lambda s: s.position)
+        raise DomainError(
+            "stale_read", f"projection {halt.projection} stopped at position {halt.position}; see /readyz"
+        )
     if key is not None:
         print_ = fingerprint(request.method, request.url.path, await request.body())
         stored = await blocking(services.idempotency.claim, scope, key, print_)
@@ -66,22 +75,28 @@ async def execute(
         result = await blocking(call)
     except BaseException:
         if key is not None:
-            await _release(services, scope, key)  # nothing was recorded (R-X2): the client may retry
+            await _settle(services.idempotency.release, scope, key)  # nothing was recorded (R-X2): retry runs it
         raise
     try:
         body, position = await _finish(services, result, shape)
     except Exception as exc:
-        # The command was recorded; its first answer is this error, and a retry must not record it again.
-        answer = domain_problem(exc) if isinstance(exc, DomainError) else unexpected_problem(exc)
+        # Recorded, but not answerable now: never stored as the key's answer; a retry asks the ledger at once.
         if key is not None:
-            stored_body = _json_body(answer)
-            await blocking(
-                services.idempotency.complete, scope, key, StoredAnswer(answer.status_code, stored_body, None)
-            )
-        return answer
+            await _settle(services.idempotency.recorded, scope, key)
+        if not isinstance(exc, DomainError):
+            return unexpected_problem(exc)
+        position = await blocking(services.command_position, result)
+        return problem(
+            503,
+            "stale_read",
+            f"the command was recorded at position {position}; its answer needs the read side, which has not"
+            " caught up: retry (with the same Idempotency-Key) to read it",
+            headers={"X-Position": str(position)},
+            position=position,
+        )
     if key is not None:
-        await blocking(services.idempotency.complete, scope, key, StoredAnswer(status, body, position))
-    return json_answer(status, body, position)
+        await _settle(services.idempotency.complete, scope, key, StoredAnswer(status, body, position))
+    return json_answer(status, body, position, replayed=result.recovered)
 
 
 async def _finish(services: Services, result: CommandResult, shape: Shape) -> tuple[dict[str, Any], int]:
@@ -101,24 +116,19 @@ async def _finish(services: Services, result: CommandResult, shape: Shape) -> tu
 
 
 def _project_and_shape(services: Services, result: CommandResult, shape: Shape) -> tuple[int, dict[str, Any] | None]:
-    position = result.position if result.position is not None else services.ledger.head_position()
-    services.after_write(result.position)
-    if result.position is not None and services.watch.position < result.position:
+    position = services.command_position(result)
+    recorded = position if result.position is not None or result.recovered else None
+    services.after_write(recorded)
+    if recorded is not None and services.watch.position < recorded:
         return position, None
     return position, to_json_value(shape(result))
 
 
-async def _release(services: Services, scope: str, key: str) -> None:
+async def _settle(step: Callable[..., None], *args: Any) -> None:
     try:
-        await blocking(services.idempotency.release, scope, key)
-    except Exception as exc:  # the database is down: the claim stays, a retry answers 409 conflict
-        log.warning("could not release idempotency key: %s", exc)
-
-
-def _json_body(response: JSONResponse) -> dict[str, Any]:
-    import json
-
-    return json.loads(bytes(response.body))
+        await blocking(step, *args)
+    except Exception as exc:  # the database is down: the claim stays; a retry asks the ledger (never 409)
+        log.warning("could not settle idempotency key: %s", exc)
 
 
 async def tenant_command(

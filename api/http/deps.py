@@ -62,16 +62,18 @@ class Principal:
 
     @property
     def scope(self) -> str:
-        """Whose idempotency keys these are."""
-        return OPERATOR if self.is_operator else f"member:{self.tenant_id}:{self.user_id}"
+        """Whose idempotency keys these are: the token that sent them, never a user id a later member may reuse."""
+        return OPERATOR if self.is_operator else f"token:{self.tenant_id}:{self.token_id}"
 
 
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
-async def current_principal(services: ServicesDep, credentials: Credentials) -> Principal:
+async def current_principal(services: ServicesDep, credentials: Credentials, request: Request) -> Principal:
     """401 unless the Bearer token is the operator's or an active member token (never an invitation token)."""
-    return await authenticate(services, credentials)
+    principal = await authenticate(services, credentials)
+    request.state.key_scope = principal.scope
+    return principal
 
 
 async def authenticate(services: Services, credentials: HTTPAuthorizationCredentials | None) -> Principal:
@@ -139,13 +141,16 @@ class TenantAccess:
 
 
 def request_actor(request: Request, user_id: str) -> Actor:
-    """An Actor carrying X-Request-Id, X-Reason and Idempotency-Key."""
+    """An Actor carrying X-Request-Id, X-Reason and the Idempotency-Key, scoped to the token that sent it: the
+    events carry it so that a retry finds them whatever happened to the process (R-X3)."""
     state = request.state
+    key = request.headers.get("idempotency-key")
+    scope = getattr(state, "key_scope", None)
     return Actor(
         user_id,
         getattr(state, "request_id", None),
         getattr(state, "reason", None),
-        request.headers.get("idempotency-key"),
+        f"{scope}:{key}" if key is not None and scope is not None else None,
     )
 
 
@@ -162,6 +167,7 @@ async def tenant_access(tenant_id: str, request: Request, credentials: Credentia
 
 async def admit(services: Services, principal: Principal, tenant_id: str, request: Request) -> TenantAccess:
     """Admit an authenticated caller to one tenant (R-X5, R-T5); the console signs in differently, then comes here."""
+    request.state.key_scope = principal.scope
     if not principal.is_operator and principal.tenant_id != tenant_id:
         raise not_found("tenant", tenant_id)
     now = services.now()
@@ -196,6 +202,13 @@ async def wait_for_position(services: Services, min_position: int | None) -> Non
     """503 `stale_read` (with Retry-After) when the projections do not reach `min_position` within 5 s."""
     if min_position is None:
         return
+    if services.watch.position < min_position and min_position > await blocking(services.ledger.head_position):
+        # R-X8: a position the store has not reached cannot be waited for; answered at once, holding nothing.
+        raise DomainError(
+            "position_ahead",
+            f"min_position {min_position} is beyond the newest recorded position",
+            errors=[{"loc": ["query", "min_position"], "msg": "beyond the newest recorded position"}],
+        )
     if not await services.reach(min_position, MIN_POSITION_WAIT_SECONDS):
         raise DomainError("stale_read", f"the projections have not reached position {min_position} yet")
 

@@ -1,9 +1,19 @@
 """R-X3: the first answer to a command sent with an `Idempotency-Key`, kept so that a retry records nothing new.
 
-A key is claimed (inserted as `pending`) before the command runs, so two concurrent identical requests cannot
-both execute: the second waits for the first answer. Secrets in stored answers (`token`, `owner_token`) are
-encrypted with Fernet under a key derived from ACCESSLEDGER_SECRET_KEY; with a random per-process key, a replay
-after a restart answers `null` for them.
+This module is the one place idempotent answers are stored (their secrets sealed), so that other concerns, such as
+erasure, can reach every copy. What makes a retry exact is not this table but the event store: every event of a
+keyed command carries its key (scoped to the token that sent it), and the ledger answers a key it finds there with
+the recorded outcome instead of running the command again (`domain.tenant.keys`). The table adds the first answer
+itself (with the secrets it created) and notices a key reused for a different request.
+
+A key is claimed before the command runs. A second request with the key waits for the first one in this process;
+a claim by another process (or by one that died: a crash never blocks a key) is waited for at most
+`FOREIGN_CLAIM_SECONDS`, then the request runs, and the ledger answers from the event store if the command was
+recorded. A rejected command frees its key; a recorded command whose answer could not be built (the read side had
+not caught up: 503 `stale_read`) leaves the key `recorded`, so the next retry asks the ledger at once.
+
+Secrets in stored answers (`token`, `owner_token`) are encrypted with Fernet under a key derived from
+ACCESSLEDGER_SECRET_KEY; with a random per-process key, a replay after a restart answers `null` for them.
 """
 
 from __future__ import annotations
@@ -11,7 +21,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import threading
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +37,11 @@ from projections.db import ReadStore
 TABLE = "idempotency_keys"
 SECRET_FIELDS = frozenset({"token", "owner_token"})
 _SEALED = "$sealed"
-PENDING_WAIT_SECONDS = 10.0
+LOCAL_WAIT_SECONDS = 30.0
+FOREIGN_CLAIM_SECONDS = 5.0
+_PENDING = "pending:"
+_RECORDED = "recorded"
+_DONE = "done"
 
 
 @dataclass(frozen=True)
@@ -51,8 +67,8 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
     """What makes two requests "the same": method, path and body (JSON compared by value, not by spelling)."""
     try:
         canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")) if body else ""
-    except (ValueError, UnicodeDecodeError):
-        canonical = body.hex()
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        canonical = body.hex()  # not JSON (or too deep to compare by value): compared byte for byte
     return hashlib.sha256(json.dumps([method.upper(), path, canonical]).encode()).hexdigest()
 
 
@@ -73,29 +89,45 @@ class IdempotencyStore:
         self.store = store
         self.fernet = fernet
         self.retention_seconds = retention_hours * 3600
+        self.instance = uuid.uuid4().hex  # who holds a pending claim: this process, or another (maybe dead) one
+        self._inflight: set[tuple[str, str]] = set()
+        self._settled = threading.Condition()
         if create:
             with store.transaction() as tx:
                 create_table(tx)
 
     def claim(self, scope: str, key: str, print_: str) -> StoredAnswer | None:
-        """None if this request now owns the key; the first answer if one is stored (waiting while it is being
-        made); 422 `idempotency_key_reused` for a different request under the same key."""
-        deadline = time.monotonic() + PENDING_WAIT_SECONDS
+        """None if this request now runs the command; the first answer if one is stored; 422
+        `idempotency_key_reused` for a different request under the same key. Never 409: see the module doc."""
+        deadline = time.monotonic() + FOREIGN_CLAIM_SECONDS
         while True:
+            self._wait_for_local(scope, key)
             row = self._claim_once(scope, key, print_)
             if row is None:
                 return None
             if row["fingerprint"] != print_:
+                self._settle(scope, key)
                 raise DomainError(
                     "idempotency_key_reused",
                     "this Idempotency-Key was used for a different request",
                     errors=[{"loc": ["header", "Idempotency-Key"], "msg": "used for a different request"}],
                 )
-            if row["state"] == "done":
+            if row["state"] == _DONE:
+                self._settle(scope, key)
                 return StoredAnswer(int(row["status"]), self._open(json.loads(row["body"])), row["position"])
-            if time.monotonic() > deadline:
-                raise DomainError("conflict", "a request with this Idempotency-Key is still being processed")
+            foreign = row["state"].startswith(_PENDING) and row["state"] != _PENDING + self.instance
+            if row["state"] == _RECORDED or not foreign or time.monotonic() > deadline:
+                self._take_over(scope, key)
+                return None
+            self._settle(scope, key)
             time.sleep(0.05)
+
+    def _wait_for_local(self, scope: str, key: str) -> None:
+        deadline = time.monotonic() + LOCAL_WAIT_SECONDS
+        with self._settled:
+            while (scope, key) in self._inflight and time.monotonic() < deadline:
+                self._settled.wait(0.5)
+            self._inflight.add((scope, key))
 
     def _claim_once(self, scope: str, key: str, print_: str) -> dict[str, Any] | None:
         now = time.time()
@@ -105,9 +137,9 @@ class IdempotencyStore:
                 (scope, key, now - self.retention_seconds),
             )
             cursor = tx.execute(
-                f"INSERT INTO {TABLE} (scope, idem_key, fingerprint, state, created_at) VALUES (?, ?, ?, 'pending', ?)"
+                f"INSERT INTO {TABLE} (scope, idem_key, fingerprint, state, created_at) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (scope, idem_key) DO NOTHING",
-                (scope, key, print_, now),
+                (scope, key, print_, _PENDING + self.instance, now),
             )
             if cursor.rowcount == 1:
                 return None
@@ -116,20 +148,52 @@ class IdempotencyStore:
                 (scope, key),
             )
 
+    def _take_over(self, scope: str, key: str) -> None:
+        with self.store.transaction() as tx:
+            tx.execute(
+                f"UPDATE {TABLE} SET state = ? WHERE scope = ? AND idem_key = ? AND state <> ?",
+                (_PENDING + self.instance, scope, key, _DONE),
+            )
+
+    def _settle(self, scope: str, key: str) -> None:
+        with self._settled:
+            self._inflight.discard((scope, key))
+            self._settled.notify_all()
+
     def complete(self, scope: str, key: str, answer: StoredAnswer) -> None:
         """Store the first answer (its secrets sealed)."""
         body = json.dumps(self._seal(answer.body))
-        with self.store.transaction() as tx:
-            tx.execute(
-                f"UPDATE {TABLE} SET state = 'done', status = ?, body = ?, position = ?"
-                " WHERE scope = ? AND idem_key = ?",
-                (answer.status, body, answer.position, scope, key),
-            )
+        try:
+            with self.store.transaction() as tx:
+                tx.execute(
+                    f"UPDATE {TABLE} SET state = ?, status = ?, body = ?, position = ?"
+                    " WHERE scope = ? AND idem_key = ? AND state <> ?",
+                    (_DONE, answer.status, body, answer.position, scope, key, _DONE),
+                )
+        finally:
+            self._settle(scope, key)
+
+    def recorded(self, scope: str, key: str) -> None:
+        """The command was recorded but its answer could not be built: the next retry asks the ledger at once."""
+        try:
+            with self.store.transaction() as tx:
+                tx.execute(
+                    f"UPDATE {TABLE} SET state = ? WHERE scope = ? AND idem_key = ? AND state <> ?",
+                    (_RECORDED, scope, key, _DONE),
+                )
+        finally:
+            self._settle(scope, key)
 
     def release(self, scope: str, key: str) -> None:
         """Forget a claim whose command recorded nothing, so the client may retry it."""
-        with self.store.transaction() as tx:
-            tx.execute(f"DELETE FROM {TABLE} WHERE scope = ? AND idem_key = ? AND state = 'pending'", (scope, key))
+        try:
+            with self.store.transaction() as tx:
+                tx.execute(
+                    f"DELETE FROM {TABLE} WHERE scope = ? AND idem_key = ? AND state = ?",
+                    (scope, key, _PENDING + self.instance),
+                )
+        finally:
+            self._settle(scope, key)
 
     def purge(self) -> int:
         """Drop keys older than the retention period; returns how many."""

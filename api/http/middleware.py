@@ -134,10 +134,8 @@ class RequestMiddleware:
 
 
 def _nul_in_target(scope: Scope) -> Any:
-    """PostgreSQL text cannot hold U+0000: a path naming one names nothing (404), a query carrying one is invalid
-    (422); refused here rather than as a database error (500)."""
-    if "\x00" in scope.get("path", ""):
-        return problem(404, "not_found", "no such route or resource")
+    """PostgreSQL text cannot hold U+0000: a query carrying one is invalid (422), refused here rather than as a
+    database error (500); control characters in paths, headers and bodies are refused by `input_guard` (R-X6)."""
     query = scope.get("query_string", b"").decode("latin-1")
     if "%00" not in query and "\x00" not in query:
         return None

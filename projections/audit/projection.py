@@ -35,6 +35,7 @@ from projections.audit.chain import (
 )
 from projections.db import ReadStore, Tx
 from projections.eventstore import Recorded
+from projections.safe_output import csv_row
 
 TABLE = "audit_entries"
 # `occurred_us` (microseconds since the epoch) orders and filters by time: ISO strings with and without a
@@ -299,7 +300,7 @@ def _export(store: ReadStore, fmt: str, statement: str, params: list[Any]) -> It
     with private_reader(store) as tx:
         for count, row in enumerate(tx.stream(statement, params), start=1):
             if fmt == "csv":
-                writer.writerow([row[name] for name in FIELDS])
+                writer.writerow(csv_row(row[name] for name in FIELDS))  # R-X7
             else:
                 buffer.write(jsonl_line(row))
             if count % EXPORT_CHUNK == 0:

@@ -13,6 +13,7 @@ from api.http.deps import ReadAccess, TenantAccess, blocking
 from api.http.routing import READ_ERRORS, AsOf, check_as_of, resource_pair
 from api.http.schemas.requests import BatchCheckIn, Permission, ResourceId, ResourceType, UserId
 from api.http.schemas.resources import AccessReport, CheckResults, Decision, Explanation
+from projections.safe_output import csv_row
 
 router = APIRouter(tags=["checks and reports"])
 
@@ -102,10 +103,10 @@ def report_csv(report: dict[str, Any]) -> str:
     for member in report["members"]:
         person = [member["user_id"], member["email"], member["name"], member["role"]]
         if not member["permissions"]:
-            writer.writerow([*person, "", "", "", ""])
+            writer.writerow(csv_row([*person, "", "", "", ""]))  # R-X7: no cell runs as a formula
         for held in member["permissions"]:
             resources = ";".join(f"{r['type']}:{r['id']}" for r in held.get("resources") or [])
-            writer.writerow([*person, held["permission"], held["scope"], resources, _restricted(held)])
+            writer.writerow(csv_row([*person, held["permission"], held["scope"], resources, _restricted(held)]))
     return out.getvalue()
 
 

@@ -20,6 +20,7 @@ from api.http.schemas.resources import (
 )
 from domain.application import CommandResult, hash_token
 from domain.errors import DomainError
+from domain.tenant.invitations import UNKNOWN_INVITATION
 
 router = APIRouter(tags=["invitations"])
 
@@ -96,14 +97,15 @@ async def resend_invitation(access: WriteAccess, invitation_id: str) -> Response
 
 
 def _as_invitee(call: Any) -> Any:
-    """A token naming no tenant that exists was never issued: 401, like any unknown token."""
+    """A token naming no tenant that exists was never issued: 401, in the very words of any unknown token, so the
+    answer never tells whether a tenant exists (R-X5)."""
 
     def run() -> CommandResult:
         try:
             return call()
         except DomainError as error:
             if error.code == "not_found":
-                raise DomainError("unauthenticated", "unknown invitation token") from None
+                raise DomainError("unauthenticated", UNKNOWN_INVITATION) from None
             raise
 
     return run
@@ -123,6 +125,7 @@ def _invitee_scope(token: str) -> str:
 async def accept_invitation(body: AcceptIn, services: ServicesDep, request: Request) -> Response:
     """R-I2: the invitee becomes a member with its own API token. An Authorization header is ignored here;
     an unknown or replaced token answers 401, an invitation no longer pending 409 invitation_not_pending."""
+    request.state.key_scope = _invitee_scope(body.token)
     actor = request_actor(request, body.user_id)
     call = _as_invitee(
         lambda: services.ledger.accept_invitation(actor, token=body.token, user_id=body.user_id, name=body.name)
@@ -144,6 +147,7 @@ async def accept_invitation(body: AcceptIn, services: ServicesDep, request: Requ
 )
 async def decline_invitation(body: DeclineIn, services: ServicesDep, request: Request) -> Response:
     """R-I2: the invitation ends and its seat is free again. Authorization is ignored here."""
+    request.state.key_scope = _invitee_scope(body.token)
     actor = request_actor(request, "invitee")
     call = _as_invitee(lambda: services.ledger.decline_invitation(actor, token=body.token))
     return await execute(services, request, _invitee_scope(body.token), call, lambda _: {})

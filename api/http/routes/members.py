@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from api.http.commands import json_answer, tenant_command
+from api.http.commands import execute, json_answer, tenant_command
 from api.http.deps import ReadAccess, WriteAccess, blocking
 from api.http.routing import COMMAND_ERRORS, READ_ERRORS, AsOf, Cursor, Limit, check_as_of, found, page
 from api.http.schemas.requests import AddMemberIn, ManagerIn, RoleChangeIn, TokenIn
@@ -19,6 +19,7 @@ from api.http.schemas.resources import (
     Positioned,
     TokenCreated,
 )
+from domain.errors import DomainError
 
 router = APIRouter(tags=["members"])
 # Served once the ledger records reporting lines (issue 6); see `api.http.app`.
@@ -179,4 +180,34 @@ async def revoke_token(access: WriteAccess, token_id: str) -> Response:
     ledger = access.services.ledger
     return await tenant_command(
         access, "users.manage", lambda actor: ledger.revoke_token(access.tenant_id, actor, token_id), lambda _: {}
+    )
+
+
+@router.post(
+    "/v1/tenants/{tenant_id}/owner-token",
+    status_code=201,
+    response_model=TokenCreated,
+    responses=COMMAND_ERRORS,
+    summary="Issue the owner a new token (operator, R-T6)",
+)
+async def issue_owner_token(access: WriteAccess, body: TokenIn | None = None) -> Response:
+    """Owner recovery: the operator issues a new owner token, with a reason in `X-Reason` (required); the owner's
+    other tokens stay valid. Recorded as TokenIssued with actor `operator`."""
+    if not access.principal.is_operator:
+        raise DomainError("forbidden", "only the operator issues owner tokens")
+    if not access.request.state.reason:
+        raise DomainError(
+            "validation_error",
+            "X-Reason is required: say why the owner needs a new token",
+            errors=[{"loc": ["header", "X-Reason"], "msg": "required"}],
+        )
+    ledger = access.services.ledger
+    actor = access.actor()
+    return await execute(
+        access.services,
+        access.request,
+        access.principal.scope,
+        lambda: ledger.issue_owner_token(access.tenant_id, actor, body.label if body else None),
+        lambda result: {"token_id": result.values["token_id"], "token": result.values["token"]},
+        201,
     )

@@ -9,6 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.http.commands import execute, json_answer
 from api.http.deps import PrincipalDep, ServicesDep, blocking
+from api.http.errors import problem
 from api.http.routing import problems
 from api.http.schemas.requests import ClockIn
 from api.http.schemas.resources import ClockSet
@@ -34,8 +35,22 @@ def _readiness(services: Services) -> dict[str, Any]:
 
 @router.get("/readyz", summary="Readiness", responses=problems(503))
 async def readyz(services: ServicesDep) -> Response:
-    """The database is reachable; the answer says how far the projections lag behind the events."""
-    return json_answer(200, await blocking(_readiness, services), None)
+    """The database is reachable; the answer says how far the projections lag behind the events. 503 naming the
+    position and the error when a projection stopped at an event it cannot apply (R-X8)."""
+    ready = await blocking(_readiness, services)
+    stopped = list(services.runner.stopped.values())
+    if stopped:
+        first = min(stopped, key=lambda s: s.position)
+        return problem(
+            503,
+            "unavailable",
+            f"projection {first.projection} stopped at position {first.position}: {first.error}",
+            position=first.position,
+            error=first.error,
+            stopped=[{"projection": s.projection, "position": s.position, "error": s.error} for s in stopped],
+            projection_lag=ready["projection_lag"],
+        )
+    return json_answer(200, ready, None)
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)

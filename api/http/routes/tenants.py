@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 from typing import Annotated, Any, Literal
@@ -43,10 +44,12 @@ async def sees_removals(access: TenantAccess) -> bool:
     return access.principal.is_operator or await access.holds("users.manage")
 
 
-def generated_tenant_id(name: str) -> str:
-    """A readable, unique-enough id from the name: `acme-ltd-3f9a1c`."""
+def generated_tenant_id(name: str, idempotency_key: str | None = None) -> str:
+    """A readable, unique-enough id from the name: `acme-ltd-3f9a1c`; derived from the Idempotency-Key when there
+    is one, so that a retry after a crash names the tenant it may already have opened (R-X3)."""
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40].strip("-")
-    return f"{slug or 'tenant'}-{secrets.token_hex(3)}"
+    suffix = hashlib.sha256(idempotency_key.encode()).hexdigest()[:6] if idempotency_key else secrets.token_hex(3)
+    return f"{slug or 'tenant'}-{suffix}"
 
 
 @router.post(
@@ -60,7 +63,7 @@ async def open_tenant(body: OpenTenantIn, principal: PrincipalDep, services: Ser
     """R-T1: the operator opens a tenant; the owner's token is in the answer, once."""
     if not principal.is_operator:
         raise DomainError("forbidden", "only the operator opens tenants")
-    tenant_id = body.tenant_id or generated_tenant_id(body.name)
+    tenant_id = body.tenant_id or generated_tenant_id(body.name, request.headers.get("idempotency-key"))
     actor = request_actor(request, OPERATOR)
     plan = body.plan.model_dump(exclude_none=True)
 

@@ -6,7 +6,16 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StringConstraints,
+    model_validator,
+)
 
 from domain.permissions import CATALOG, SCOPES
 
@@ -80,7 +89,7 @@ class Body(BaseModel):
 
 class PlanIn(Body):
     name: Name
-    included_seats: int = Field(ge=0, le=1_000_000)
+    included_seats: StrictInt = Field(ge=0, le=1_000_000)
     billing_interval: Literal["monthly", "yearly"]
     currency: Literal["EUR", "CHF"]
     term_start: PlanDate | None = None
@@ -98,11 +107,11 @@ class OpenTenantIn(Body):
     name: Name
     plan: PlanIn
     owner: PersonIn
-    min_admins: int = Field(default=1, ge=1, le=10_000)
+    min_admins: StrictInt = Field(default=1, ge=1, le=10_000)
 
 
 class PolicyIn(Body):
-    min_admins: int = Field(ge=1, le=10_000)
+    min_admins: StrictInt = Field(ge=1, le=10_000)
 
 
 class AddMemberIn(PersonIn):

@@ -130,6 +130,7 @@ def body_of(route: Route, world: World) -> dict[str, Any] | None:
         ("PUT", "/members/{user_id}/role"): {"role": "manager"},
         ("PUT", "/members/{user_id}/manager"): {"reports_to": world.admin},
         ("POST", "/tokens"): {"label": "another"},
+        ("POST", "/owner-token"): {"label": "recovery"},
         ("POST", "/invitations"): {"email": "other@new.example", "role": "broker"},
         ("POST", "/addons"): {"kind": "user-seats"},
         ("POST", "/grants"): {"user_id": world.broker, "permission": "leads.list", "scope": "all"},

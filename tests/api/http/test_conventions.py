@@ -146,9 +146,18 @@ def test_min_position_reached_answers(acme: Api) -> None:
 
 def test_min_position_not_reached_is_stale_read(acme: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(deps, "MIN_POSITION_WAIT_SECONDS", 0.2)
-    answer = acme.get(f"/v1/tenants/{TENANT}", params={"min_position": 10_000})
+    services = acme.http.app.state.services
+    head = services.ledger.head_position()
+    monkeypatch.setattr(services, "reach", lambda position, timeout: False)  # the projections lag behind
+    monkeypatch.setattr(services.runner, "cached_position", lambda *a: None)
+    answer = acme.get(f"/v1/tenants/{TENANT}", params={"min_position": head})
     assert_problem(answer, 503, "stale_read")
     assert answer.headers["retry-after"]
+
+
+def test_R_X8_min_position_beyond_the_head_is_position_ahead(acme: Api) -> None:
+    answer = acme.get(f"/v1/tenants/{TENANT}", params={"min_position": 10_000})
+    assert_problem(answer, 422, "position_ahead")
 
 
 def test_problem_bodies_are_json_with_rfc9457_members(acme: Api) -> None:
