@@ -10,8 +10,8 @@ from contextlib import contextmanager
 import pytest
 from fastapi.testclient import TestClient
 
+import api.http.commands as commands
 import api.http.idempotency as idempotency
-import api.runtime as runtime
 from api.http.app import create_app
 from api.settings import Settings
 from domain.application import hash_token
@@ -107,7 +107,7 @@ def test_R_Z2_finding11_a_recorded_command_is_never_answered_from_a_stale_read_m
 ) -> None:
     """Projections out of process and behind: 503 stale_read with the command's position, not stored; once the
     read side caught up, the retry answers the recorded result."""
-    monkeypatch.setattr(runtime, "COMMAND_CONFIRM_SECONDS", 0.3)
+    monkeypatch.setattr(commands, "COMMAND_WAIT_SECONDS", 0.3)
     base = Settings(
         database_url=database_url,
         operator_token="operator-token-for-tests-0123456789abcdef",

@@ -148,8 +148,11 @@ def test_min_position_not_reached_is_stale_read(acme: Api, monkeypatch: pytest.M
     monkeypatch.setattr(deps, "MIN_POSITION_WAIT_SECONDS", 0.2)
     services = acme.http.app.state.services
     head = services.ledger.head_position()
-    monkeypatch.setattr(services, "reach", lambda position, timeout: False)  # the projections lag behind
-    monkeypatch.setattr(services.runner, "cached_position", lambda *a: None)
+
+    async def behind(position: int, timeout: float) -> bool:  # the projections lag behind
+        return False
+
+    monkeypatch.setattr(services, "reach", behind)
     answer = acme.get(f"/v1/tenants/{TENANT}", params={"min_position": head})
     assert_problem(answer, 503, "stale_read")
     assert answer.headers["retry-after"]
