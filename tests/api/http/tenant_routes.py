@@ -114,7 +114,7 @@ def path_of(route: Route, ids: dict[str, str]) -> str:
     def fill(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in ids:
-            pytest.fail(f"{route}: no id for path parameter {name!r}; add one to tests/api/tenant_routes.populate")
+            pytest.fail(f"{route}: no id for path parameter {name!r}; add one to tests/api/http/tenant_routes.populate")
         return ids[name]
 
     return PLACEHOLDER.sub(fill, route.template)
@@ -145,10 +145,15 @@ def body_of(route: Route, world: World) -> dict[str, Any] | None:
         ("PUT", "/resources/{resource_type}/{resource_id}"): {"parent": {"type": "account", "id": "acc-2"}},
         ("POST", "/assignments"): {"resource_type": "lead", "resource_ids": ["lead-3"], "user_id": world.broker},
         ("POST", "/check"): {"checks": [{"user_id": world.broker, "permission": "leads.list"}]},
+        ("POST", "/what-if"): {"roles": [], "from": "2026-11-01T00:00:00Z", "to": "2026-11-16T09:30:00Z"},
+        ("POST", "/assertions"): {
+            "assertions": [{"user_id": world.broker, "permission": "leads.list", "expect": "allow"}]
+        },
+        ("POST", "/erasures"): {"user_id": "never-a-member", "reason": "data-subject request"},
     }
     key = (route.method, route.template.removeprefix(TENANT_PREFIX))
     if key not in bodies:
-        pytest.fail(f"{route}: no valid body known; add one to tests/api/tenant_routes.body_of")
+        pytest.fail(f"{route}: no valid body known; add one to tests/api/http/tenant_routes.body_of")
     return bodies[key]
 
 
@@ -156,6 +161,10 @@ def query_of(route: Route, world: World) -> dict[str, str]:
     """The query parameters a GET route requires."""
     if route.template.endswith(("/check", "/explain")):
         return {"user_id": world.broker, "permission": "leads.list"}
+    if route.template.endswith("/lookup/resources"):
+        return {"user_id": world.broker, "permission": "leads.list", "resource_type": "lead"}
+    if route.template.endswith("/lookup/subjects"):
+        return {"permission": "leads.list", "resource_type": "lead", "resource_id": "lead-1"}
     return {}
 
 
