@@ -102,7 +102,7 @@ class Outcome:
 def run_page(blocks_to_run: list[Block], workdir: Path, env: dict[str, str], timeout: float = 240) -> list[Outcome]:
     """Run the blocks in one bash process (state carries over); stop every process it started, by process group."""
     port = free_port()
-    parts = ["set -e -o pipefail"]
+    parts = ["set -e"]  # stop at the first failing command; pipelines fail as in a reader's shell (by their last)
     for number, block in enumerate(blocks_to_run):
         parts.append(f"printf '\\n{_MARK.format(number)}\\n'")
         parts.append(block.code.replace(DOC_PORT, port))
@@ -167,6 +167,7 @@ def doc_environment(database_url: str, workdir: Path) -> dict[str, str]:
     env["ACCESSLEDGER_DATABASE_URL"] = database_url
     env["COLUMNS"] = "200"
     (workdir / ".venv").symlink_to(Path(sys.prefix))
+    (workdir / "docs").symlink_to(ROOT / "docs")  # examples name files such as docs/examples/*.yaml
     return env
 
 
@@ -176,7 +177,13 @@ def pages() -> list[Path]:
 
 
 # The README and the guides of docs/ join here as each is made runnable.
-RUNNABLE_GUIDES: tuple[str, ...] = ("README.md", "docs/admins.md", "docs/operations.md")
+RUNNABLE_GUIDES: tuple[str, ...] = (
+    "README.md",
+    "docs/admins.md",
+    "docs/compliance.md",
+    "docs/engineers.md",
+    "docs/operations.md",
+)
 
 
 def served_now(database: Path) -> tuple[set[tuple[str, str]], set[str]]:
@@ -228,20 +235,19 @@ def shown(output: str) -> tuple[str, str]:
     import json
     import textwrap
 
-    lines, all_json = [], True
-    for line in output.strip("\n").splitlines():
-        try:
-            value = json.loads(line)
-        except ValueError:
-            all_json = False
-            lines.append(line.rstrip())
-            continue
+    raw = output.strip("\n").splitlines()
+    try:
+        values = [json.loads(line) for line in raw]
+    except ValueError:  # not all JSON: compared as text, so shown exactly as printed
+        return "\n".join(line.rstrip() for line in raw), "text"
+    lines = []
+    for value in values:
         text = json.dumps(_blank_random(value), ensure_ascii=False, separators=(", ", ": "))
         lines.append(textwrap.fill(text, 116, break_long_words=False, break_on_hyphens=False, subsequent_indent=" "))
-    return "\n".join(lines), "json" if all_json and lines else "text"
+    return "\n".join(lines), "json" if lines else "text"
 
 
-def update(page: Path, database_url: str) -> None:
+def update(page: Path, database_url: str, replace: bool = False) -> None:
     """Write the output of every running block that shows none yet after it (for authors; review the result)."""
     import tempfile
 
@@ -252,14 +258,21 @@ def update(page: Path, database_url: str) -> None:
     lines = page.read_text(encoding="utf-8").splitlines()
     for outcome in reversed(outcomes):
         block = outcome.block
-        if block.expected is not None or not outcome.output.strip():
-            continue
         close = block.line + block.code.count("\n") + 1
         text, language = shown(outcome.output)
-        lines[close + 1 : close + 1] = ["", f"```{language}", *text.splitlines(), "```"]
+        if block.expected is not None:
+            if replace and not matches(block.expected, outcome.output, block.expected_language):
+                start = close + 1
+                while not lines[start].startswith("```"):
+                    start += 1
+                end = start + 1 + block.expected.count("\n") + 1
+                lines[start : end + 1] = [f"```{block.expected_language or language}", *text.splitlines(), "```"]
+            continue
+        if outcome.output.strip():
+            lines[close + 1 : close + 1] = ["", f"```{language}", *text.splitlines(), "```"]
     page.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"{page}: {len(outcomes)} of {len(page_blocks)} blocks ran")
 
 
 if __name__ == "__main__":
-    update(Path(sys.argv[1]).resolve(), sys.argv[2] if len(sys.argv) > 2 else "")
+    update(Path(sys.argv[1]).resolve(), sys.argv[2] if len(sys.argv) > 2 else "", "--replace" in sys.argv)
