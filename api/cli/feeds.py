@@ -82,3 +82,65 @@ def lookup(
                 table.add_row(item["user_id"], item["role"], item["scope"], _vias(item))
             out.print(table)
         note_lag(runtime)
+
+
+def change_line(item: dict[str, Any]) -> str:
+    """One entry as a line: where, when, why, who, what, and the effect."""
+    resource = item["resource"]
+    where = f" {resource['type']}:{resource['id']}" if resource else ""
+    at = f"{item['position']}:{item['index']}"
+    return (
+        f"{at:<10} {item['occurred_at']}  {item['event_type']:<20} {item['user_id']:<16} "
+        f"{item['effect']:<6} {item['permission']} @{item['scope']}{where}"
+    )
+
+
+@replay_app.command()
+def changes(
+    tenant: Tenant,
+    after: Annotated[int, typer.Option(min=0, help="Only entries after this position.")] = 0,
+    follow: Annotated[bool, typer.Option(help="Keep printing new entries until interrupted.")] = False,
+    json_output: Json = False,
+) -> None:
+    """The change feed: every gain or loss of effective access, in order, with the event that caused it (R-C5)."""
+    import json
+    import sys
+
+    from projections.follow import Follower
+
+    with ledger_for("changes") as runtime:
+        require_tenant(runtime, tenant)
+        queries = runtime.queries
+        follower = None
+        if follow:
+            # Woken by the projector's NOTIFY on PostgreSQL (the follower's poll on SQLite), not a query per wait.
+            follower = Follower(runtime.store, runtime.watch, runtime.runner.names).start()
+        try:
+            collected: list[dict[str, Any]] = []
+            while True:
+                seen = runtime.watch.position
+                page = queries.changes(tenant, after=after, limit=PAGE)
+                for item in page["items"]:
+                    if follow and json_output:
+                        sys.stdout.write(json.dumps(item, ensure_ascii=False) + "\n")
+                    elif json_output:
+                        collected.append(item)
+                    else:
+                        out.print(change_line(item), markup=False, soft_wrap=True)
+                if follow:
+                    sys.stdout.flush()
+                after = page["next_after"]
+                if page["items"]:
+                    continue
+                if not follow:
+                    break
+                runtime.watch.wait_blocking(seen + 1, 5.0)
+            if json_output:
+                print_json(collected)
+            else:
+                note_lag(runtime)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            if follower is not None:
+                follower.close()

@@ -1,4 +1,4 @@
-"""The reads integrating programs ask besides checks: lookups (R-C4) and, later, the change feed (R-C5); a mixin of
+"""The reads integrating programs ask besides checks: lookups (R-C4) and the change feed (R-C5); a mixin of
 `projections.queries.facade.Queries`, so the HTTP routes, the CLI and the console ask the same methods."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from typing import Any
 from domain.clock import utc_now
 from domain.errors import validation
 from domain.permissions import is_permission
+from projections.changes.read import changes_after
 from projections.queries.access import access_position, as_of_text, tenant_row
 from projections.queries.lookup import lookup_resources, lookup_subjects
 from projections.values import as_of_arg, decode_cursor, encode_cursor, instant_arg, limit_arg, ts
@@ -95,3 +96,25 @@ class IntegrationQueries:
             "as_of": as_of_text(at),
             "position": position,
         }
+
+    def changes(
+        self,
+        tenant_id: str,
+        after: int = 0,
+        user_id: str | None = None,
+        permission: str | None = None,
+        limit: int = 100,
+        after_index: int | None = None,
+    ) -> dict[str, Any]:
+        """R-C5: `{items [Change], next_after}`: the feed's entries after position `after` (and, resuming a stream,
+        after `after_index` within it), in order, whole events at a time; `next_after` is the position to pass next
+        (the `after` given when there is nothing new)."""
+        if not isinstance(after, int) or isinstance(after, bool) or after < 0:
+            raise validation("after is a position (an integer ≥ 0)", ("query", "after"))
+        if permission is not None:
+            permission = _permission(permission)
+        limit = limit_arg(limit)
+        with self.store.reader() as tx:
+            tenant_row(tx, tenant_id)
+            items = changes_after(tx, tenant_id, after, after_index, user_id, permission, limit)
+        return {"items": items, "next_after": items[-1]["position"] if items else after}

@@ -1,0 +1,204 @@
+"""The change feed as a projection (R-C5): each event's changes of effective access, stored once with the event's
+position and an index, so readers page them cheaply and a rebuild writes them identically.
+
+It runs after the directory and the permission history in each batch and reads what they wrote, by position: the
+history rows an event opened or closed name the members it touched (a role redefinition reaches every holder, a
+seat-loss eviction every permission lost), and for each of them the rows live just before and just after the event
+give effective access both sides (`projections.changes.effective`); the difference is the event's changes.
+A scheduled grant's rows (R-G3) count only from its `GrantStarted` (`dir_grants.started_position`), and a tenant's
+closing (R-T5) takes everything from its `SubscriptionEnded`. Replaying the feed from position 0 gives the access
+report as of the last event (tests/projections/test_change_feed.py).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from projections.changes.effective import Access, effective
+from projections.db import Tx
+from projections.directory.schema import batch_sql, create_tables, insert_rows
+from projections.queries.decide import holding_of
+from projections.runner import Recorded
+from projections.values import ts
+
+TABLE = "access_changes"
+SCHEMA = {
+    TABLE: (
+        """tenant_id TEXT NOT NULL, position BIGINT NOT NULL, idx INTEGER NOT NULL, occurred_at TEXT NOT NULL,
+        event_type TEXT NOT NULL, user_id TEXT NOT NULL, permission TEXT NOT NULL, scope TEXT NOT NULL,
+        resource_type TEXT, resource_id TEXT, effect TEXT NOT NULL""",
+        "tenant_id, position, idx",
+        {"user": ("tenant_id, user_id, position", None)},
+    ),
+}
+COLUMNS = (
+    "tenant_id",
+    "position",
+    "idx",
+    "occurred_at",
+    "event_type",
+    "user_id",
+    "permission",
+    "scope",
+    "resource_type",
+    "resource_id",
+    "effect",
+)
+GRANT_KINDS = ("grant", "role_grant")
+_ROW = "user_id, permission, scope, resource_type, resource_id, source_kind, source_id, from_position, to_position"
+CHUNK = 500
+
+
+def _marks(items: Sequence[Any]) -> str:
+    return ", ".join("?" for _ in items)
+
+
+class ChangesProjection:
+    """Writes `access_changes` from the directory's and the permission history's rows of the same events."""
+
+    name = "changes"
+    tables = (TABLE,)
+
+    def create(self, tx: Tx, suffix: str = "") -> None:
+        create_tables(tx, SCHEMA, suffix)
+
+    def process(self, tx: Tx, batch: Sequence[Recorded], suffix: str = "") -> None:
+        # A whole rebuild builds the history aside too: read that one; rebuilding the feed alone reads the serving.
+        source = suffix if suffix and tx.has_table("permission_history" + suffix) else ""
+        by_tenant: dict[str, list[Recorded]] = defaultdict(list)
+        for recorded in batch:
+            by_tenant[recorded.event.tenant_id].append(recorded)
+        out: list[list[Any]] = []
+        with batch_sql(tx, source) as sql:
+            for tenant_id, events in by_tenant.items():
+                out += _TenantBatch(sql, tenant_id, events).changes()
+        insert_rows(tx, TABLE + suffix, COLUMNS, out)
+
+
+class _TenantBatch:
+    """One tenant's events of a batch and the history rows they touched."""
+
+    def __init__(self, sql: Any, tenant_id: str, events: list[Recorded]) -> None:
+        self.sql = sql
+        self.tenant_id = tenant_id
+        self.events = {r.position: r for r in events}
+        self.lo, self.hi = events[0].position, events[-1].position
+
+    def changes(self) -> list[list[Any]]:
+        closed_at = self._closed_position()
+        touched: dict[str, set[int]] = defaultdict(set)
+        for row in self.sql.all(
+            "SELECT user_id, from_position AS p FROM permission_history{s} WHERE tenant_id = ? "
+            "AND from_position BETWEEN ? AND ? UNION ALL SELECT user_id, to_position AS p FROM permission_history{s} "
+            "WHERE tenant_id = ? AND to_position BETWEEN ? AND ?",
+            (self.tenant_id, self.lo, self.hi, self.tenant_id, self.lo, self.hi),
+        ):
+            if row["p"] in self.events:
+                touched[row["user_id"]].add(row["p"])
+        if closed_at is not None and closed_at in self.events:
+            for row in self.sql.all(
+                "SELECT DISTINCT user_id FROM permission_history{s} WHERE tenant_id = ? AND from_position < ? "
+                "AND (to_position IS NULL OR to_position >= ?)",
+                (self.tenant_id, closed_at, closed_at),
+            ):
+                touched[row["user_id"]].add(closed_at)
+        if not touched:
+            return []
+        rows = self._rows(sorted(touched))
+        started = self._started(rows)
+        found: dict[int, list[tuple]] = defaultdict(list)
+        for user_id, positions in touched.items():
+            mine = rows.get(user_id, [])
+            for position in sorted(positions):
+                for change in _diff(mine, position, closed_at, started):
+                    found[position].append((user_id, *change))
+        out = []
+        for position in sorted(found):
+            recorded = self.events[position]
+            at, event_type = ts(recorded.event.occurred_at), recorded.event_type
+            for index, (user_id, effect, (permission, scope, rtype, rid)) in enumerate(
+                sorted(found[position], key=_order)
+            ):
+                out.append(
+                    [self.tenant_id, position, index, at, event_type, user_id, permission, scope, rtype, rid, effect]
+                )
+        return out
+
+    def _closed_position(self) -> int | None:
+        rows = self.sql.all("SELECT closed_position FROM dir_tenants{s} WHERE tenant_id = ?", (self.tenant_id,))
+        return rows[0]["closed_position"] if rows else None
+
+    def _rows(self, users: list[str]) -> dict[str, list[dict[str, Any]]]:
+        """The touched members' rows live at some point of the batch."""
+        out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for start in range(0, len(users), CHUNK):
+            part = users[start : start + CHUNK]
+            for row in self.sql.all(
+                f"SELECT {_ROW} FROM permission_history{{s}} WHERE tenant_id = ? AND user_id IN ({_marks(part)}) "
+                "AND from_position <= ? AND (to_position IS NULL OR to_position >= ?)",
+                (self.tenant_id, *part, self.hi, self.lo),
+            ):
+                out[row["user_id"]].append(row)
+        return out
+
+    def _started(self, rows: dict[str, list[dict[str, Any]]]) -> dict[str, int | None]:
+        """Scheduled grants among the rows' sources (R-G3) → the position of their `GrantStarted`, if recorded."""
+        grants = sorted({r["source_id"] for rs in rows.values() for r in rs if r["source_kind"] in GRANT_KINDS})
+        out: dict[str, int | None] = {}
+        for start in range(0, len(grants), CHUNK):
+            part = grants[start : start + CHUNK]
+            for row in self.sql.all(
+                "SELECT grant_id, started_position FROM dir_grants{s} WHERE tenant_id = ? AND starts_at IS NOT NULL "
+                f"AND grant_id IN ({_marks(part)})",
+                (self.tenant_id, *part),
+            ):
+                out[row["grant_id"]] = row["started_position"]
+        return out
+
+
+_EFFECT_ORDER = {"lost": 0, "gained": 1}
+
+
+def _order(change: tuple) -> tuple:
+    user_id, effect, (permission, scope, rtype, rid) = change
+    return (user_id, permission, _EFFECT_ORDER[effect], scope, rtype or "", rid or "")
+
+
+def _counts(row: dict[str, Any], started: dict[str, int | None]) -> bool:
+    """False for the rows a scheduled grant opened before its start: the access begins at `GrantStarted`."""
+    if row["source_kind"] not in GRANT_KINDS or row["source_id"] not in started:
+        return True
+    begun = started[row["source_id"]]
+    return begun is not None and row["from_position"] >= begun
+
+
+def _live(row: dict[str, Any], position: int) -> bool:
+    """True if the row holds just after event `position`: opened by then and not closed by then."""
+    return row["from_position"] <= position and (row["to_position"] is None or row["to_position"] > position)
+
+
+def _diff(
+    rows: list[dict[str, Any]], position: int, closed_at: int | None, started: dict[str, int | None]
+) -> list[tuple[str, Access]]:
+    """(effect, access) for what one member gained and lost at `position`."""
+    changed = {r["permission"] for r in rows if position in (r["from_position"], r["to_position"])}
+    if closed_at == position:
+        changed = {r["permission"] for r in rows}
+    out: list[tuple[str, Access]] = []
+    for permission in changed:
+        mine = [r for r in rows if r["permission"] == permission and _counts(r, started)]
+        before = _state(mine, permission, position - 1, closed_at)
+        after = _state(mine, permission, position, closed_at)
+        out += [("lost", a) for a in before - after]
+        out += [("gained", a) for a in after - before]
+    return out
+
+
+def _state(rows: list[dict[str, Any]], permission: str, position: int, closed_at: int | None) -> set[Access]:
+    """Effective access of one permission after event `position` (nothing once the tenant closed)."""
+    if closed_at is not None and closed_at <= position:
+        return set()
+    live = [r for r in rows if _live(r, position)]
+    return effective(permission, sorted((holding_of(r) for r in live), key=lambda h: h.from_position))
