@@ -99,7 +99,7 @@ def change_line(item: dict[str, Any]) -> str:
 def changes(
     tenant: Tenant,
     after: Annotated[int, typer.Option(min=0, help="Only entries after this position.")] = 0,
-    follow: Annotated[bool, typer.Option(help="Keep printing new entries until interrupted.")] = False,
+    follow: Annotated[bool, typer.Option("--follow", help="Keep printing new entries until interrupted.")] = False,
     json_output: Json = False,
 ) -> None:
     """The change feed: every gain or loss of effective access, in order, with the event that caused it (R-C5)."""
