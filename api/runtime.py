@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -121,6 +122,18 @@ class Services(Runtime):
     threads: list[threading.Thread] = field(default_factory=list)
     follower: Follower | None = None
     closed: bool = False
+    # (position, since): the projections stood at `position` with events waiting since `since` (readiness).
+    behind: tuple[int, float] | None = None
+
+    def stalled_for(self, head: int, position: int) -> float:
+        """Seconds events have waited without the projections advancing (0 when none wait), as seen by probes."""
+        if head <= position:
+            self.behind = None
+            return 0.0
+        now = time.monotonic()
+        if self.behind is None or position > self.behind[0]:
+            self.behind = (position, now)
+        return now - self.behind[1]
 
     def operator_token_matches(self, token: str) -> bool:
         """Constant-time comparison with the configured operator token (none configured: nobody is operator)."""
@@ -192,6 +205,7 @@ def event_store_env(pool_size: int) -> dict[str, str]:
         "CREATE_TABLE": "n",
         "POSTGRES_POOL_SIZE": str(pool_size),
         "POSTGRES_MAX_OVERFLOW": "0",
+        "POSTGRES_CONNECT_TIMEOUT": "2",  # also how long a request waits for a pooled connection (R-Z3)
     }
 
 
@@ -216,6 +230,9 @@ def _sweeper(services: Services) -> None:
         return
     purged_at = 0.0
     while not services.stop.wait(interval):
+        follower = services.follower
+        if follower is not None and not follower.sweeper:
+            continue  # another process holds the sweeper lock (R-Z5)
         try:
             services.sweep()
             purged_at += interval
@@ -227,9 +244,27 @@ def _sweeper(services: Services) -> None:
 
 
 def _projector(services: Services) -> None:
-    while not services.stop.is_set():
-        try:
-            services.runner.run_forever(services.stop)
-        except Exception as exc:  # the database went away: retry until it is back
-            log.warning("projector stopped: %s; restarting", exc)
-            services.stop.wait(1.0)
+    project_forever(services, services.stop)
+
+
+def project_forever(runtime: Runtime, stop: threading.Event, on_progress: Any = None) -> None:
+    """Project until `stop`, retrying every second while the database is away (R-Z3); `accessledger project` and
+    the in-process projector thread alike. New events wake it through the follower's LISTEN."""
+    own = None
+    if not isinstance(runtime, Services) or runtime.follower is None:
+        own = Follower(runtime.store, runtime.watch, runtime.runner.names, runtime.runner.kick).start()
+    failures = 0
+    try:
+        while not stop.is_set():
+            try:
+                runtime.runner.run_forever(stop, on_progress=on_progress)
+            except Exception as exc:
+                failures += 1
+                if failures in (1, 2) or failures % 30 == 0:
+                    log.warning("projector lost the database (%s); retrying every second", exc)
+                stop.wait(1.0)
+            else:
+                failures = 0
+    finally:
+        if own is not None:
+            own.close()

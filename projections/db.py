@@ -80,6 +80,9 @@ class ReadStore:
         """`pool_size` bounds the PostgreSQL connections this store opens (R-Z5)."""
         self.database = database
         self.kind = database.kind
+        # Set by the process's follower while it cannot reach the database: requests then fail at once with
+        # 503 `unavailable` instead of waiting for a connection that will not come (R-Z3).
+        self.unreachable = False
         self._local = threading.local()
         self._pool: Any = None
         if self.kind == "postgresql":
@@ -91,12 +94,13 @@ class ReadStore:
                 min_size=1,
                 max_size=pool_size,
                 kwargs={
+                    "connect_timeout": 2,
                     "row_factory": dict_row,
                     "autocommit": True,
                     **({"options": f"-c search_path={database.schema}"} if database.schema else {}),
                 },
                 open=True,
-                timeout=10,
+                timeout=2,  # R-Z3: a request fails within 2 s rather than queueing for a dead server
             )
 
     def _sqlite(self) -> sqlite3.Connection:
@@ -110,9 +114,21 @@ class ReadStore:
             self._local.conn = conn
         return conn
 
+    def check_reachable(self) -> None:
+        """503 `unavailable` at once while the follower knows the database is away (R-Z3)."""
+        if self.unreachable:
+            raise DomainError("unavailable", "the database is unreachable; retry shortly")
+
+    def recovered(self) -> None:
+        """The database answers again: drop pooled connections that died with the old server, then serve."""
+        if self._pool is not None:
+            self._pool.check()
+        self.unreachable = False
+
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
         """A write transaction: everything inside commits together or not at all."""
+        self.check_reachable()
         try:
             if self.kind == "postgresql":
                 with self._pool.connection() as conn, conn.transaction():
@@ -136,6 +152,7 @@ class ReadStore:
     @contextmanager
     def reader(self) -> Iterator[Tx]:
         """A consistent read (one snapshot of the data for everything inside)."""
+        self.check_reachable()
         if self.kind == "postgresql":
             with self._pool.connection() as conn, conn.transaction():
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")

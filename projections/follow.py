@@ -24,6 +24,7 @@ log = logging.getLogger("accessledger.projections")
 EVENTS_CHANNEL = "accessledger_events"
 PROJECTED_CHANNEL = "accessledger_projected"
 MAX_PAYLOAD = 7000  # PostgreSQL refuses NOTIFY payloads of 8,000 bytes or more
+SWEEPER_LOCK = 727_018  # held by the one process that sweeps due changes (R-Z5), on its listening connection
 
 
 def projected_payload(position: int, tenants: Sequence[str] | None, source: str = "") -> str:
@@ -92,6 +93,9 @@ class Follower:
         self.poll = poll if poll is not None else (1.0 if store.kind == "postgresql" else 0.1)
         self.stop = threading.Event()
         self.connected = threading.Event()  # set while the listening connection is up (readiness)
+        # True while this process holds the sweeper lock: a session lock on the listening connection, so a process
+        # that dies or loses the database hands it to another at once (R-Z5). SQLite has one process: always True.
+        self.sweeper = store.kind != "postgresql"
         self._thread: threading.Thread | None = None
 
     def start(self) -> Follower:
@@ -108,6 +112,7 @@ class Follower:
         resync(self.store, self.watch, self.names)
 
     def _run(self) -> None:
+        failures = 0
         while not self.stop.is_set():
             try:
                 if self.store.kind == "postgresql":
@@ -116,10 +121,15 @@ class Follower:
                     self.connected.set()
                     self.resync()
                     self.stop.wait(self.poll)
-            except Exception as exc:  # the database went away: say so once a second until it is back
+                failures = 0
+            except Exception as exc:  # the database went away: fail requests fast, retry until it is back (R-Z3)
                 self.connected.clear()
-                log.warning("follower lost the database: %s; retrying", exc)
-                self.stop.wait(1.0)
+                failures += 1
+                if failures > 1:
+                    self.store.unreachable = True
+                if failures in (1, 2) or failures % 30 == 0:
+                    log.warning("the database is unreachable (%s); retrying every second", exc)
+                self.stop.wait(0.2 if failures == 1 else 1.0)
 
     def _listen(self) -> None:
         import psycopg
@@ -128,9 +138,13 @@ class Follower:
         try:
             conn.execute(f"LISTEN {EVENTS_CHANNEL}")
             conn.execute(f"LISTEN {PROJECTED_CHANNEL}")
+            if self.store.unreachable:
+                self.store.recovered()
             self.connected.set()
             self.resync()  # what moved while nobody listened
             while not self.stop.is_set():
+                if not self.sweeper:
+                    self.sweeper = bool(conn.execute("SELECT pg_try_advisory_lock(%s)", (SWEEPER_LOCK,)).fetchone()[0])
                 heard = False
                 for notify in conn.notifies(timeout=self.poll):
                     heard = True
@@ -140,6 +154,7 @@ class Follower:
                     self.resync()
         finally:
             self.connected.clear()
+            self.sweeper = False
             conn.close()
 
     def _heard(self, channel: str, payload: str) -> None:

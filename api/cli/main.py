@@ -106,14 +106,25 @@ def migrate() -> None:
 
 @app.command()
 def project() -> None:
-    """Run the projections as their own process until Ctrl-C (deployments with several API processes)."""
-    from api.runtime import open_runtime
+    """Run the projections as their own process until Ctrl-C (deployments with several API processes); while the
+    database is away it waits and retries (R-Z3)."""
+    from api.http.errors import is_database_down
+    from api.runtime import open_runtime, project_forever
 
-    with database_errors():
-        runtime = open_runtime(configured())
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
+    settings = configured()
+    runtime = None
+    while runtime is None:
+        try:
+            runtime = open_runtime(settings)
+        except Exception as error:
+            if not is_database_down(error):
+                raise
+            console.print(f"[yellow]waiting for the database:[/yellow] {str(error).splitlines()[0]}")
+            if stop.wait(2.0):
+                raise typer.Exit(1) from None
     reached = {"position": -1}
 
     def progress(position: int) -> None:
@@ -123,7 +134,7 @@ def project() -> None:
 
     console.print(f"projecting {runtime.settings.shown_database_url}; Ctrl-C stops", markup=False)
     try:
-        runtime.runner.run_forever(stop, on_progress=progress)
+        project_forever(runtime, stop, on_progress=progress)
     finally:
         runtime.close()
     console.print("stopped")

@@ -60,6 +60,7 @@ async def execute(
     A recorded command is answered from its own result; when the read side cannot confirm it in time, the answer is
     503 `stale_read` with the command's `position`, which is never stored as the key's answer (R-X3, R-Z2)."""
     key = _idempotency_key(request)
+    services.store.check_reachable()
     if services.runner.stopped:
         # R-X8: a projection stopped at an event it cannot apply; nothing new is recorded until it is fixed.
         halt = min(services.runner.stopped.values(), key=lambda s: s.position)

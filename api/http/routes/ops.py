@@ -27,16 +27,28 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+STALL_SECONDS = 10.0
+
+
 def _readiness(services: Services) -> dict[str, Any]:
+    services.store.check_reachable()
     head = services.ledger.head_position()
     position = services.runner.position()
-    return {"status": "ready", "database": "reachable", "position": position, "projection_lag": max(0, head - position)}
+    waited = services.stalled_for(head, position)
+    return {
+        "status": "ready",
+        "database": "reachable",
+        "position": position,
+        "projection_lag": max(0, head - position),
+        "stalled_seconds": round(waited, 1),
+    }
 
 
 @router.get("/readyz", summary="Readiness", responses=problems(503))
 async def readyz(services: ServicesDep) -> Response:
-    """The database is reachable; the answer says how far the projections lag behind the events. 503 naming the
-    position and the error when a projection stopped at an event it cannot apply (R-X8)."""
+    """The database is reachable and the projections advance; the answer says how far they lag behind the events.
+    503 when the database is unreachable or events have waited more than 10 s without the projections advancing
+    (R-Z3), and 503 naming the position and the error when a projection stopped at an event it cannot apply (R-X8)."""
     ready = await blocking(_readiness, services)
     stopped = list(services.runner.stopped.values())
     if stopped:
@@ -50,6 +62,9 @@ async def readyz(services: ServicesDep) -> Response:
             stopped=[{"projection": s.projection, "position": s.position, "error": s.error} for s in stopped],
             projection_lag=ready["projection_lag"],
         )
+    if ready["stalled_seconds"] > STALL_SECONDS:
+        detail = f"events have waited {ready['stalled_seconds']} s at position {ready['position']} without projecting"
+        return problem(503, "unavailable", detail, position=ready["position"], projection_lag=ready["projection_lag"])
     return json_answer(200, ready, None)
 
 

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from api.http import commands
 from api.http.app import create_app
+from api.http.routes import ops
 from api.settings import Settings
 from domain.application import AccessLedger
 from projections import all_projections
@@ -29,8 +30,9 @@ def test_r_z2_commands_wait_for_the_projector_and_never_answer_from_a_stale_read
 ) -> None:
     """R-Z2: with no projector running, a recorded command answers 503 `stale_read` with its position (not a 404
     built from the directory); once the projector runs, commands and `min_position` reads answer as soon as it
-    reports, without polling."""
+    reports, without polling; /readyz answers 503 while events wait unprojected (R-Z3)."""
     monkeypatch.setattr(commands, "COMMAND_WAIT_SECONDS", 0.5)
+    monkeypatch.setattr(ops, "STALL_SECONDS", 0.3)
     separate = settings.model_copy(update={"in_process_projections": False})
     ledger = AccessLedger(settings.database_url)
     store = ReadStore(ledger.database)
@@ -43,6 +45,10 @@ def test_r_z2_commands_wait_for_the_projector_and_never_answer_from_a_stale_read
             stale = assert_problem(api.post("/v1/tenants", "operator", json=_tenant("acme")), 503, "stale_read")
             assert stale["position"] >= 1
             assert ledger.head_position() == stale["position"]  # recorded once, answered honestly
+            # R-Z3: /readyz tells the truth once events have waited (10 s in production) without projecting.
+            assert http.get("/readyz").status_code == 200
+            time.sleep(0.4)
+            assert_problem(http.get("/readyz"), 503, "unavailable")
 
             projector.start()
             started = time.monotonic()
@@ -54,6 +60,7 @@ def test_r_z2_commands_wait_for_the_projector_and_never_answer_from_a_stale_read
             read = api.get("/v1/tenants/acme", "operator", params={"min_position": position})
             assert read.status_code == 200, read.text
             assert read.json()["tenant_id"] == "acme"
+            assert http.get("/readyz").status_code == 200
     finally:
         stop.set()
         runner.kick()
