@@ -21,12 +21,13 @@ from typing import Any
 from projections.db import ReadStore
 from projections.queries.access import access_position, check_at, closing, tenant_row
 from projections.queries.access_history import Assignments, Chains, MemberHistory
+from projections.queries.cache_budget import ENTRY_BYTES, TenantLru, weigh
 from projections.queries.decide import decide, decision
 from projections.values import parse_ts
 from projections.watch import PositionWatch, Tenants
 
-MAX_TENANTS = 10_000
 MAX_ENTRIES = 100_000  # members or resources per tenant entry before it starts over
+DEFAULT_MAX_BYTES = 256 * 2**20  # ACCESSLEDGER_CACHE_MB (R-Z5)
 MAX_MEMBER_ROWS = 20_000  # history rows of one member held in memory; beyond, SQL answers
 TOO_LONG = object()
 
@@ -39,10 +40,11 @@ class TenantEntry:
     state: str
     closes_at: datetime | None
     owner_id: str = ""
-    members: dict[str, Any] = field(default_factory=dict)  # user → MemberHistory | None | TOO_LONG
+    members: dict[str, Any] = field(default_factory=dict)  # member → MemberHistory | TOO_LONG (never strangers)
     resources: dict[tuple[str, str], tuple[Assignments, Chains]] = field(default_factory=dict)
     managers: dict[str, Chains] = field(default_factory=dict)  # member → who is above them, over time
     principals: dict[str, dict[str, str]] = field(default_factory=dict)  # token hash → active member token
+    bytes: int = ENTRY_BYTES  # estimated memory held (projections.queries.cache_budget)
 
     def closed(self, instant: datetime) -> bool:
         return self.closes_at is not None and self.closes_at <= instant
@@ -60,10 +62,12 @@ class AccessCache:
         position_source: Callable[[], int] | None = None,
         peek_source: Callable[[], int | None] | None = None,
         watch: PositionWatch | None = None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
         """`peek_source` gives the position without any I/O, or None when it would need some: with it, `peek`
         and friends answer from memory on the event loop (no thread hop) whenever nothing moved. A `watch`
-        replaces both: its advances drop the tenants that moved the moment they are heard of (R-Z1)."""
+        replaces both: its advances drop the tenants that moved the moment they are heard of (R-Z1). `max_bytes`
+        bounds the memory held, least recently used tenants dropped first (R-Z5)."""
         self.store = store
         if watch is not None:
             position_source = peek_source = lambda: watch.position  # noqa: E731
@@ -72,7 +76,7 @@ class AccessCache:
         self.peek_source = peek_source
         self._token_tenants: dict[str, str] = {}
         self._position: int | None = None
-        self._tenants: dict[str, TenantEntry] = {}
+        self._tenants = TenantLru(max_bytes)
         self._generation = 0  # bumped whenever entries are dropped: a load that raced a drop is not kept
         self._lock = threading.Lock()
 
@@ -98,7 +102,7 @@ class AccessCache:
                     with self.store.reader() as tx:
                         moved = tx.all("SELECT tenant_id FROM dir_tenants WHERE last_position > ?", (previous,))
                     for row in moved:
-                        self._tenants.pop(row["tenant_id"], None)
+                        self._tenants.pop(row["tenant_id"])
             self._position = position
         return position
 
@@ -110,7 +114,7 @@ class AccessCache:
                 self._tenants.clear()
             else:
                 for tenant_id in tenants:
-                    self._tenants.pop(tenant_id, None)
+                    self._tenants.pop(tenant_id)
             self._position = position
 
     def clear(self) -> None:
@@ -131,13 +135,20 @@ class AccessCache:
             entry = TenantEntry(tenant_id, row["status"], parse_ts(instant) if instant else None, row["owner_id"])
             with self._lock:
                 if generation == self._generation:
-                    if len(self._tenants) >= MAX_TENANTS:
-                        self._tenants.clear()
-                    self._tenants[tenant_id] = entry
+                    self._tenants.put(entry)
         return entry
 
+    def _keep(self, entry: TenantEntry, table: dict[Any, Any], key: Any, value: Any, nbytes: int) -> None:
+        """Remember `value` in one of the entry's tables and count its bytes against the budget."""
+        if len(table) >= MAX_ENTRIES:
+            self._tenants.pop(entry.tenant_id)  # too many for one entry: it starts over on next use
+            return
+        table[key] = value
+        self._tenants.grow(entry, nbytes)
+
     def member(self, entry: TenantEntry, user_id: str) -> Any:
-        """The user's MemberHistory, None if never a member, or TOO_LONG."""
+        """The user's MemberHistory, None if never a member (not remembered: random ids must not fill the cache,
+        R-Z5), or TOO_LONG."""
         if user_id in entry.members:
             return entry.members[user_id]
         with self.store.reader() as tx:
@@ -155,14 +166,12 @@ class AccessCache:
                     (entry.tenant_id, user_id, MAX_MEMBER_ROWS + 1),
                 )
         if not roles:
-            history: Any = None
-        elif len(rows) > MAX_MEMBER_ROWS or len(roles) > MAX_MEMBER_ROWS:
-            history = TOO_LONG
+            return None
+        if len(rows) > MAX_MEMBER_ROWS or len(roles) > MAX_MEMBER_ROWS:
+            history: Any = TOO_LONG
         else:
             history = MemberHistory(roles, rows)
-        if len(entry.members) >= MAX_ENTRIES:
-            entry.members.clear()
-        entry.members[user_id] = history
+        self._keep(entry, entry.members, user_id, history, weigh(roles) + (0 if history is TOO_LONG else weigh(rows)))
         return history
 
     def resource(self, entry: TenantEntry, resource: tuple[str, str]) -> tuple[Assignments, Chains]:
@@ -181,9 +190,7 @@ class AccessCache:
                     (entry.tenant_id, resource[0], resource[1]),
                 )
             found = (Assignments(rows), Chains(parents, "ancestors", frozenset({resource})))
-            if len(entry.resources) >= MAX_ENTRIES:
-                entry.resources.clear()
-            entry.resources[resource] = found
+            self._keep(entry, entry.resources, resource, found, weigh(rows) + weigh(parents))
         return found
 
     def assignee(self, entry: TenantEntry, resource: tuple[str, str], instant: datetime) -> str | None:
@@ -201,9 +208,7 @@ class AccessCache:
                     (entry.tenant_id, user_id),
                 )
             found = Chains(rows, "managers")
-            if len(entry.managers) >= MAX_ENTRIES:
-                entry.managers.clear()
-            entry.managers[user_id] = found
+            self._keep(entry, entry.managers, user_id, found, weigh(rows))
         return found
 
     def check(
@@ -265,6 +270,7 @@ class AccessCache:
                         self._token_tenants.clear()
                     entry.principals[token_hash] = found
                     self._token_tenants[token_hash] = found["tenant_id"]
+                    self._tenants.grow(entry, weigh([found]))
         return found
 
     def peek_principal(self, token_hash: str) -> dict[str, str] | None:

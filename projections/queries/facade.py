@@ -25,7 +25,7 @@ from projections.queries.access import (
     role_at,
     tenant_row,
 )
-from projections.queries.access_cache import AccessCache
+from projections.queries.access_cache import DEFAULT_MAX_BYTES, AccessCache
 from projections.queries.catalog import CatalogQueries
 from projections.queries.history import diff, explaining_positions
 from projections.queries.integrations import IntegrationQueries
@@ -72,15 +72,17 @@ class Queries(CatalogQueries, IntegrationQueries):
         position_source: Callable[[], int] | None = None,
         peek_source: Callable[[], int | None] | None = None,
         watch: PositionWatch | None = None,
+        cache_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
         """`app` (the AccessLedger) is needed by `audit_verify` only, which compares with the event store.
         `position_source` (optional) says cheaply where the access projections are (e.g. from an in-process
         runner); without it a current check reads the position from the tracking table. `peek_source` says it
         without any I/O or not at all (None): it enables the `peek_*` answers from memory. A `watch` (the process's
-        `PositionWatch`) replaces both and drops cached tenants as soon as their events are heard of."""
+        `PositionWatch`) replaces both and drops cached tenants as soon as their events are heard of.
+        `cache_bytes` bounds the access cache's memory (R-Z5)."""
         self.store = store
         self.app = app
-        self.cache = AccessCache(store, position_source, peek_source, watch)
+        self.cache = AccessCache(store, position_source, peek_source, watch, cache_bytes)
 
     # ------------------------------------------------------------------------------------- tenants
 
