@@ -47,10 +47,21 @@ def database_errors() -> Iterator[None]:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=256,
+            help="API processes (PostgreSQL only): N API processes and one projector, sharing the operator "
+            "token and secret key.",
+        ),
+    ] = 1,
 ) -> None:
-    """Serve the HTTP API (uvicorn) on the configured database, projections in-process."""
+    """Serve the HTTP API (uvicorn) on the configured database, projections in-process (or, with --workers N on
+    PostgreSQL, in one projector process beside N API processes)."""
     import uvicorn
 
+    from api.cli.workers import serve_workers
     from api.http.app import create_app
 
     settings = configured()
@@ -58,10 +69,27 @@ def serve(
     if not settings.operator_token:
         generated = secrets.token_urlsafe(32)
         settings = settings.model_copy(update={"operator_token": generated})
-    with database_errors():
-        application = create_app(settings)
+    if workers > 1 and not settings.database_url.startswith("postgres"):
+        console.print(
+            "[yellow]--workers is for PostgreSQL:[/yellow] a SQLite file has one writer at a time, so more API "
+            "processes would only queue on its lock; serving with one worker."
+        )
+        workers = 1
     shown_host = "localhost" if host in ("0.0.0.0", "::") else host
     console.print(f"accessledger on {settings.shown_database_url} (clock: {settings.clock})", markup=False)
+    if workers > 1:
+        with database_errors():
+            from api.migrate import ensure_schema
+
+            ensure_schema(settings.database_url)
+        console.print(f"API docs: http://{shown_host}:{port}/docs")
+        if generated:
+            console.print("No ACCESSLEDGER_OPERATOR_TOKEN was set; this operator token is shown once:")
+            print(generated, flush=True)
+        serve_workers(settings, host, port, workers)
+        return
+    with database_errors():
+        application = create_app(settings)
     console.print(f"API docs: http://{shown_host}:{port}/docs")
     if generated:
         console.print("No ACCESSLEDGER_OPERATOR_TOKEN was set; this operator token is shown once:")
