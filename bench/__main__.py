@@ -1,7 +1,8 @@
 """`python -m bench [--quick] [--only NAME] [--db sqlite|postgresql]`: every performance goal beside its baseline.
 
 Each database gets a fresh SQLite file or PostgreSQL database (dropped afterwards); the table is printed and written
-to bench/results/latest.json and latest.md; the last line says how many goals were met.
+to latest.json and latest.md in a scratch directory outside the tree (bench/results with `--save`); the last line
+says how many goals were met.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "--only", action="append", choices=FIGURES, metavar="NAME", help=f"run only this figure ({', '.join(FIGURES)})"
     )
     parser.add_argument("--db", choices=DATABASES, action="append", help="run only on this database")
+    parser.add_argument("--save", action="store_true", help="write the results into bench/results (tracked)")
     return parser.parse_args(argv)
 
 
@@ -78,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         notes.extend(n for n in db.notes if n not in notes)
     print()
     print(text_table(table))
-    json_path, md_path = write_results(table, sizes, notes, {db.kind: db.setup for db in dbs}, started)
+    json_path, md_path = write_results(table, sizes, notes, {db.kind: db.setup for db in dbs}, started, save=args.save)
     print(f"\nwritten to {json_path} and {md_path.name} in {time.perf_counter() - started:.0f} s")
     print(summary_line(table), flush=True)
     return 0

@@ -10,18 +10,22 @@ import json
 import math
 import os
 import platform
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
+RESULTS_DIR = Path(__file__).resolve().parent / "results"  # tracked: written only by `--save`
+SCRATCH_DIR = Path(tempfile.gettempdir()) / "accessledger-bench"
 
 
-def results_dir() -> Path:
-    """bench/results, or `BENCH_RESULTS_DIR` (the harness test writes elsewhere)."""
-    return Path(os.environ.get("BENCH_RESULTS_DIR") or RESULTS_DIR)
+def results_dir(save: bool = False) -> Path:
+    """`BENCH_RESULTS_DIR` if set; else bench/results when asked to `save`, else a scratch directory outside the
+    tree, so a run never dirties the checkout."""
+    chosen = os.environ.get("BENCH_RESULTS_DIR")
+    return Path(chosen) if chosen else (RESULTS_DIR if save else SCRATCH_DIR)
 
 
 # ----------------------------------------------------------------- sizes
@@ -292,10 +296,15 @@ def environment() -> dict[str, Any]:
 
 
 def write_results(
-    rows: Sequence[Row], sizes: Sizes, notes: Sequence[str], setup: dict[str, Any], started: float
+    rows: Sequence[Row],
+    sizes: Sizes,
+    notes: Sequence[str],
+    setup: dict[str, Any],
+    started: float,
+    save: bool = False,
 ) -> tuple[Path, Path]:
-    """bench/results/latest.json and latest.md."""
-    out = results_dir()
+    """latest.json and latest.md in `results_dir(save)`."""
+    out = results_dir(save)
     out.mkdir(parents=True, exist_ok=True)
     payload = {
         "mode": sizes.name,
