@@ -44,9 +44,6 @@ class Settings(BaseSettings):
     in_process_projections: bool = True
     # Idempotency keys are kept at least this long (R-X3: 24 h).
     idempotency_retention_hours: float = Field(default=48, ge=24)
-    # Where queries read (R-Z6): a PostgreSQL streaming replica of `database_url`; commands and the projector
-    # always use the primary. Unset: queries read the primary too.
-    read_database_url: str | None = None
     # Database connections this process may open besides its one listening connection (R-Z5), shared between the
     # event store and the read side; at least 2 (one each).
     db_pool_size: int = Field(default=10, ge=2, le=1000)
