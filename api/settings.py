@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     in_process_projections: bool = True
     # Idempotency keys are kept at least this long (R-X3: 24 h).
     idempotency_retention_hours: float = Field(default=48, ge=24)
+    # A PostgreSQL streaming replica for queries (R-Z6). Accepted and checked, but not used yet: every process reads
+    # the primary, and says so at start when this is set.
+    read_database_url: str | None = None
     # Database connections this process may open besides its one listening connection (R-Z5), shared between the
     # event store and the read side; at least 2 (one each).
     db_pool_size: int = Field(default=10, ge=2, le=1000)
