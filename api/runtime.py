@@ -171,7 +171,7 @@ def open_runtime(
     if create_tables:
         ensure_schema(settings.database_url)
     if settings.read_database_url and serving:
-        log.warning("ACCESSLEDGER_READ_DATABASE_URL is set, but read replicas are not supported yet: reading the primary")
+        log.warning("ACCESSLEDGER_READ_DATABASE_URL is set, but read replicas are not used yet: reading the primary")
     events_pool, reads_pool = pool_sizes(settings.db_pool_size) if serving else (1, 4)
     store = ReadStore(parse_database_url(settings.database_url), pool_size=reads_pool)
     manual_clock = None
