@@ -1,4 +1,5 @@
-"""HTTP `GET /check` under load beside `GET /healthz` of the same server, same load generator, same settings.
+"""HTTP `GET /check` under load beside a bare FastAPI app's trivial endpoint (bench/bare_app.py) served the same way
+by uvicorn, with the same load generator, in the same run.
 
 The server is a real `accessledger serve` process (one uvicorn worker, projections in-process, as shipped). The
 caller is an auditor of the role-matrix tenant (audit.read may check anyone), so each request authenticates a
@@ -24,7 +25,7 @@ PATHS = 1000
 
 def expected(sizes: Sizes) -> list[tuple[str, str, str]]:
     return [
-        ("HTTP GET /check req/s vs /healthz", "ratio ≥ 0.70", "req/s"),
+        ("HTTP GET /check req/s vs bare FastAPI", "ratio ≥ 0.50", "req/s"),
         ("HTTP GET /check p99 at that load", "≤ 5 ms", "s"),
     ]
 
@@ -45,39 +46,40 @@ def check_paths(db: DbRun, count: int) -> tuple[list[str], str]:
 def run(db: DbRun) -> None:
     s = db.sizes
     paths, token = check_paths(db, PATHS)
-    with Server(db) as server:
+    with Server(db) as server, Server(db, bare=True) as bare:
         probe = httpx.get(server.url + paths[0], headers={"Authorization": f"Bearer {token}"}, timeout=10)
         if probe.status_code != 200:
             raise RuntimeError(f"GET /check answered {probe.status_code}: {probe.text[:300]}")
         load(server.url, paths, token, max(1.0, s.http_seconds / 2), CONNECTIONS)  # warm: every member cached
-        load(server.url, ["/healthz"], None, 1.0, CONNECTIONS)
+        load(bare.url, ["/healthz"], None, 1.0, CONNECTIONS)
         healthz: list[Load] = []
         checks: list[Load] = []
         for _ in range(s.http_rounds):
-            healthz.append(load(server.url, ["/healthz"], None, s.http_seconds, CONNECTIONS))
+            healthz.append(load(bare.url, ["/healthz"], None, s.http_seconds, CONNECTIONS))
             checks.append(load(server.url, paths, token, s.http_seconds, CONNECTIONS))
     best_h = max(healthz, key=lambda x: x.rps)
     best_c = max(checks, key=lambda x: x.rps)
     log(
-        f"{db.kind}: /healthz {best_h.rps:,.0f} req/s p99 {best_h.p99 * 1e3:.2f} ms; /check {best_c.rps:,.0f} req/s "
-        f"p99 {best_c.p99 * 1e3:.2f} ms ({best_c.tool}, {CONNECTIONS} connections, errors {best_c.errors})"
+        f"{db.kind}: bare FastAPI {best_h.rps:,.0f} req/s p99 {best_h.p99 * 1e3:.2f} ms; "
+        f"/check {best_c.rps:,.0f} req/s p99 {best_c.p99 * 1e3:.2f} ms "
+        f"({best_c.tool}, {CONNECTIONS} connections, errors {best_c.errors})"
     )
     clean = best_c.errors == 0 and best_h.errors == 0
     note = f"{best_c.tool}, {CONNECTIONS} connections, {s.http_seconds:.0f} s per run, best of {s.http_rounds}"
     if not clean:
-        note += f"; errors or non-2xx: /check {best_c.errors}, /healthz {best_h.errors}"
+        note += f"; errors or non-2xx: /check {best_c.errors}, bare FastAPI {best_h.errors}"
     extra = {"healthz": [vars(x) for x in healthz], "check": [vars(x) for x in checks]}
     ratio = best_c.rps / best_h.rps if best_h.rps else None
     db.add(
         Row(
-            "HTTP GET /check req/s vs /healthz",
+            "HTTP GET /check req/s vs bare FastAPI",
             "",
             best_c.rps,
             best_h.rps,
             "req/s",
-            "/healthz",
-            "ratio ≥ 0.70",
-            clean and ratio is not None and ratio >= 0.70,
+            "bare FastAPI /healthz",
+            "ratio ≥ 0.50",
+            clean and ratio is not None and ratio >= 0.50,
             ratio,
             note,
             extra,
@@ -90,7 +92,7 @@ def run(db: DbRun) -> None:
             best_c.p99,
             best_h.p99,
             "s",
-            "/healthz p99",
+            "bare FastAPI p99",
             "≤ 5 ms",
             clean and best_c.p99 <= 5e-3,
             best_c.p99 / best_h.p99 if best_h.p99 else None,

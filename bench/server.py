@@ -34,8 +34,10 @@ def free_port() -> int:
 class Server:
     """`python -m api.cli.main serve` on the run's database; `with Server(db) as server: server.url`."""
 
-    def __init__(self, db: DbRun) -> None:
+    def __init__(self, db: DbRun, bare: bool = False) -> None:
+        """`bare`: serve bench/bare_app.py (a trivial FastAPI endpoint) the same way instead, as the baseline."""
         self.db = db
+        self.bare = bare
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = Path(tempfile.mkstemp(prefix="accessledger-bench-serve-", suffix=".log")[1])
@@ -49,8 +51,14 @@ class Server:
             "ACCESSLEDGER_SECRET_KEY": "bench-secret-key",
         }
         with open(self.log_path, "wb") as out:
+            address = ["--host", "127.0.0.1", "--port", str(self.port)]
+            command = (
+                [sys.executable, "-m", "uvicorn", "bench.bare_app:app", *address, "--log-level", "info"]
+                if self.bare
+                else [sys.executable, "-m", "api.cli.main", "serve", *address]
+            )
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "api.cli.main", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                command,
                 cwd=ROOT,
                 env=env,
                 stdout=out,
