@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 
 from api import console
@@ -40,6 +41,12 @@ Authenticate with `Authorization: Bearer <token>` (the operator token or a membe
 to make retries safe. Errors are `application/problem+json` with a machine-readable `code`."""
 
 
+def operation_id(route: APIRoute) -> str:
+    """A route's operationId is its function's name, so generated clients get methods such as `open_tenant`,
+    `check` and `lookup_resources`, stable across releases."""
+    return route.name
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """An app on the configured database; background sweeps and projections run while it is served."""
     settings = settings or Settings()
@@ -63,7 +70,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await blocking(running.close)
 
     # Swagger UI and ReDoc from files shipped in the fastapi-offline package: /docs works without a network.
-    app = FastAPIOffline(title="accessledger", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPIOffline(
+        title="accessledger",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        # One schema per model, for requests and answers alike (generated clients refuse duplicates).
+        separate_input_output_schemas=False,
+    )
     app.state.services = services
     # FastAPI tries included routers in this order, each costing a match: the check (the hot path) comes first.
     for module in (
@@ -81,7 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         compliance,
         ops,
     ):
-        app.include_router(module.router)
+        app.include_router(module.router, generate_unique_id_function=operation_id)
     # Commands of issue 6 are served once the ledger has them (until then their paths answer 404/405, not 500).
     for router, command in (
         (roles.commands, "define_role"),
@@ -90,8 +104,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         (resources.parent_commands, "set_resource_parent"),
     ):
         if hasattr(services.ledger, command):
-            app.include_router(router)
-    app.include_router(ops.clock_router)
+            app.include_router(router, generate_unique_id_function=operation_id)
+    app.include_router(ops.clock_router, generate_unique_id_function=operation_id)
     console.install(app, settings)  # last: the API's routes are matched first
     install_error_handlers(app)
     install_openapi(app)

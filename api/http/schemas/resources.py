@@ -131,7 +131,9 @@ class Grant(Out):
     status: Literal["scheduled", "active", "revoked", "expired"]
 
 
-class ScopedPermission(Out):
+class RolePermission(Out):
+    """A permission a role gives, at its scope (the request side's `ScopedPermission`, as answered)."""
+
     permission: str
     scope: str
 
@@ -141,7 +143,7 @@ class Role(Out):
     name: str
     builtin: bool
     includes: list[str]
-    permissions: list[ScopedPermission]
+    permissions: list[RolePermission]
 
 
 class Restriction(Out):
