@@ -13,6 +13,7 @@ from starlette.datastructures import FormData
 
 from api.console.session import Session, check_csrf, current
 from api.http.deps import TenantAccess, admit
+from api.http.input_guard import has_control
 from api.http.middleware import MAX_REASON_CHARS
 from domain.errors import DomainError, validation
 
@@ -37,8 +38,11 @@ def reason_of(request: Request, form: FormData) -> None:
     """The form's reason becomes the request's X-Reason, checked as the API checks the header."""
     raw = form.get("reason")
     reason = raw.strip() if isinstance(raw, str) else ""
-    if len(reason) > MAX_REASON_CHARS or "\x00" in reason:
-        raise validation(f"the reason takes at most {MAX_REASON_CHARS} characters", ("form", "reason"))
+    if len(reason) > MAX_REASON_CHARS or has_control(reason):
+        raise validation(
+            f"the reason takes at most {MAX_REASON_CHARS} characters, none of them a control character",
+            ("form", "reason"),
+        )
     request.state.reason = reason or None
 
 
