@@ -70,6 +70,7 @@ def test_R_L4_R_L5_R_C2_console_walk_in_chromium(settings: Settings, database_ur
         walk.go(f"/console/t/{TENANT}/audit")
         walk.shot("audit")
         walk.go(f"/console/t/{TENANT}/changes")
+        assert page.get_by_role("row", name="marie").count() >= 3  # gained what her role and L-17 give
         walk.shot("changes")
         walk.go(f"/console/t/{TENANT}/what-if")
         page.get_by_label("From (start of the day, UTC)").fill("2027-02-20")

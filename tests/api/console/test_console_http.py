@@ -421,3 +421,25 @@ def test_R_R3_what_if_shows_who_would_have_lost_what_and_records_nothing(story: 
     assert broken.status_code == 422 and "not YAML or JSON" in broken.text
     sign_in(api, "bob")
     assert api.http.get(f"/console/t/{TENANT}/what-if").status_code == 403
+
+
+def test_R_C5_changes_page_lists_the_feed_newest_first_and_pages_after_a_position(story: tuple[Api, Any]) -> None:
+    """The API's change feed as a live list (a meta refresh, no script); `after` pages it as the API does."""
+    api, _ = story
+    feed = api.get(f"/v1/tenants/{TENANT}/changes", "aude", params={"limit": 1000}).json()["items"]
+    assert feed, "the story changes access"
+    sign_in(api, "aude")
+    live = api.http.get(f"/console/t/{TENANT}/changes")
+    assert live.status_code == 200 and '<meta http-equiv="refresh"' in live.text
+    shown = re.findall(r'<td class="num">(\d+:\d+)</td>', live.text)
+    assert shown == [f"{c['position']}:{c['index']}" for c in reversed(feed)][: len(shown)] and shown
+    marie = api.http.get(f"/console/t/{TENANT}/changes", params={"user_id": "marie", "permission": "leads.list"})
+    assert ">marie</a></th>" in marie.text and ">bob</a></th>" not in marie.text
+    first = feed[0]["position"]
+    paged = api.http.get(f"/console/t/{TENANT}/changes", params={"after": str(first)})
+    assert '<meta http-equiv="refresh"' not in paged.text
+    after_first = re.findall(r'<td class="num">(\d+):\d+</td>', paged.text)
+    assert after_first and all(int(position) > first for position in after_first)
+    assert api.http.get(f"/console/t/{TENANT}/changes", params={"after": "soon"}).status_code == 422
+    sign_in(api, "bob")
+    assert api.http.get(f"/console/t/{TENANT}/changes").status_code == 403
