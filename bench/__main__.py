@@ -18,7 +18,19 @@ from bench.harness import Row, sizes_for, summary_line, text_table, write_result
 from bench.preload import preload
 
 # In the order they run: the rebuild before the deepest history is loaded, so it rebuilds a mid-sized database.
-FIGURES = ("check", "http", "http_commands", "bulk", "rebuild", "commands", "appends", "asof", "export", "hierarchy")
+FIGURES = (
+    "check",
+    "http",
+    "http_commands",
+    "bulk",
+    "rebuild",
+    "commands",
+    "appends",
+    "asof",
+    "export",
+    "hierarchy",
+    "feeds",
+)
 DATABASES = ("sqlite", "postgresql")
 # Figures whose largest histories are loaded beforehand into every database at once (see bench.preload).
 PRELOADED = {"asof": lambda s: list(s.depths), "export": lambda s: [s.export_entries]}

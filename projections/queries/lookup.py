@@ -134,9 +134,13 @@ def lookup_resources(
     where = Where(tx, tenant, resource_type, at)
     items: list[dict[str, Any]] = []
 
+    # Where the resources sit matters only to holdings below `all` and to restrictions below `all`.
+    placed = any(h.scope != "all" for h in holdings)
+
     def take(ids: list[str]) -> bool:
         """Decide each id in order; True once the page is full (one more item than `limit` was found)."""
-        where.load(ids)
+        if placed:
+            where.load(ids)
         for resource_id in ids:
             ok, granted, _, via, _ = decide(
                 user_id, permission, (resource_type, resource_id), holdings, where.place(resource_id)
