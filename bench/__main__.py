@@ -22,6 +22,7 @@ FIGURES = (
     "check",
     "http",
     "http_commands",
+    "http_workers",
     "bulk",
     "rebuild",
     "commands",

@@ -34,10 +34,12 @@ def free_port() -> int:
 class Server:
     """`python -m api.cli.main serve` on the run's database; `with Server(db) as server: server.url`."""
 
-    def __init__(self, db: DbRun, bare: bool = False) -> None:
-        """`bare`: serve bench/bare_app.py (a trivial FastAPI endpoint) the same way instead, as the baseline."""
+    def __init__(self, db: DbRun, bare: bool = False, workers: int = 1) -> None:
+        """`bare`: serve bench/bare_app.py (a trivial FastAPI endpoint) the same way instead, as the baseline.
+        `workers`: `serve --workers N` (PostgreSQL: N API processes and a projector)."""
         self.db = db
         self.bare = bare
+        self.workers = workers
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = Path(tempfile.mkstemp(prefix="accessledger-bench-serve-", suffix=".log")[1])
@@ -55,7 +57,7 @@ class Server:
             command = (
                 [sys.executable, "-m", "uvicorn", "bench.bare_app:app", *address, "--log-level", "info"]
                 if self.bare
-                else [sys.executable, "-m", "api.cli.main", "serve", *address]
+                else [sys.executable, "-m", "api.cli.main", "serve", *address, "--workers", str(self.workers)]
             )
             self.process = subprocess.Popen(
                 command,
