@@ -11,7 +11,7 @@ from api.http.app import create_app
 from api.settings import Settings
 from tests.api.console.browser import Walk, chromium, http_client, live_server, require_browser
 from tests.api.console.conftest import build_story
-from tests.api.http.conftest import OPERATOR_TOKEN, TENANT, Api
+from tests.api.http.client import OPERATOR_TOKEN, TENANT, Api
 
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}

@@ -17,7 +17,7 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from api.console.session import COOKIE, IDLE_SECONDS, SALT
 from domain.application import hash_token
 from tests.api.console.conftest import csrf_of, set_clock, sign_in
-from tests.api.http.conftest import OPERATOR_TOKEN, TENANT, Api
+from tests.api.http.client import OPERATOR_TOKEN, TENANT, Api
 
 PAGES = [
     "/console/tenants",

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
-from tests.api.http.conftest import Api
+from tests.api.http.client import Api
 
 TENANT_PREFIX = "/v1/tenants/{tenant_id}"
 PLACEHOLDER = re.compile(r"\{(\w+)(?::\w+)?\}")

@@ -6,7 +6,7 @@ import csv
 import io
 from datetime import datetime, timedelta
 
-from tests.api.http.conftest import TENANT, Api, assert_problem
+from tests.api.http.client import TENANT, Api, assert_problem
 
 CHECK = f"/v1/tenants/{TENANT}/check"
 

@@ -6,7 +6,7 @@ import csv
 import io
 import json
 
-from tests.api.http.conftest import TENANT, Api, assert_problem
+from tests.api.http.client import TENANT, Api, assert_problem
 
 AUDIT = f"/v1/tenants/{TENANT}/audit"
 

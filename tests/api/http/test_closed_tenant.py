@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from tests.api.http.conftest import Api, assert_problem
+from tests.api.http.client import Api, assert_problem
 from tests.api.http.tenant_routes import World, call, head, path_of, populate, query_of, tenant_routes
 
 CLOSING = "closing"

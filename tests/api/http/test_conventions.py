@@ -7,7 +7,7 @@ import json
 import pytest
 
 from api.http import deps
-from tests.api.http.conftest import TENANT, Api, assert_problem, bearer
+from tests.api.http.client import TENANT, Api, assert_problem, bearer
 
 
 def test_R_X5_a_foreign_tenant_looks_like_one_that_does_not_exist(acme: Api) -> None:

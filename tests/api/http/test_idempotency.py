@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from api.http.app import create_app
 from api.settings import Settings
-from tests.api.http.conftest import TENANT, Api, assert_problem
+from tests.api.http.client import TENANT, Api, assert_problem
 
 BOB = {"user_id": "bob", "email": "bob@acme.example", "name": "Bob", "role": "broker"}
 

@@ -4,7 +4,7 @@ this tenant (owner, admin or broker), answers 404 `not_found` as if that tenant 
 
 from __future__ import annotations
 
-from tests.api.http.conftest import Api, assert_problem
+from tests.api.http.client import Api, assert_problem
 from tests.api.http.tenant_routes import World, call, head, populate, tenant_routes
 
 

@@ -14,7 +14,7 @@ from api.cli.main import app as cli
 from api.http.app import create_app
 from api.http.errors import is_database_down
 from api.settings import Settings
-from tests.api.http.conftest import TENANT, Api, assert_problem
+from tests.api.http.client import TENANT, Api, assert_problem
 
 
 def test_healthz_readyz_metrics(acme: Api) -> None:

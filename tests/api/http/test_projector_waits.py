@@ -17,7 +17,7 @@ from domain.application import AccessLedger
 from projections import all_projections
 from projections.db import ReadStore
 from projections.runner import Runner
-from tests.api.http.conftest import PLAN, Api, assert_problem
+from tests.api.http.client import PLAN, Api, assert_problem
 
 
 def _tenant(tenant_id: str) -> dict[str, object]:

@@ -1,9 +1,9 @@
 """Roles (R-P2, R-P7), restrictions (R-P8), teams (R-H1) and resources (R-H2) over HTTP (more in
-test_issue6_api.py)."""
+test_structure_routes.py)."""
 
 from __future__ import annotations
 
-from tests.api.http.conftest import TENANT, Api, assert_problem
+from tests.api.http.client import TENANT, Api, assert_problem
 
 ROLES = f"/v1/tenants/{TENANT}/roles"
 

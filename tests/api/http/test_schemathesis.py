@@ -29,7 +29,7 @@ from starlette_testclient import TestClient as ASGIClient
 
 from api.http.app import create_app
 from api.settings import Settings
-from tests.api.http.conftest import OPERATOR_TOKEN, TENANT, Api, assert_problem, bearer
+from tests.api.http.client import OPERATOR_TOKEN, TENANT, Api, assert_problem, bearer
 
 # Filled by the fixture for the running test; the hooks below read it while generating cases.
 KNOWN: dict[str, list[Any]] = {}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.api.http.conftest import TENANT, Api, assert_problem
+from tests.api.http.client import TENANT, Api, assert_problem
 
 BASE = f"/v1/tenants/{TENANT}"
 BROKERS = [f"broker-{n:02d}" for n in range(1, 11)]

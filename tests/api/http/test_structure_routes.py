@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from tests.api.http.conftest import TENANT, Api, assert_problem
+from tests.api.http.client import TENANT, Api, assert_problem
 
 T = f"/v1/tenants/{TENANT}"
 ROLES, RESTRICTIONS, GRANTS, CHECK = f"{T}/roles", f"{T}/restrictions", f"{T}/grants", f"{T}/check"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from tests.api.http.conftest import OWNER, PLAN, TENANT, Api, assert_problem
+from tests.api.http.client import OWNER, PLAN, TENANT, Api, assert_problem
 
 
 def test_R_T1_the_operator_opens_a_tenant(api: Api) -> None:

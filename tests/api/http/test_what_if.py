@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from tests.api.http.conftest import TENANT, Api, assert_problem
+from tests.api.http.client import TENANT, Api, assert_problem
 
 WHAT_IF = f"/v1/tenants/{TENANT}/what-if"
 ASSERTIONS = f"/v1/tenants/{TENANT}/assertions"
