@@ -216,7 +216,7 @@ class AccessLedger(Application):
         result = self._run(
             tenant_id,
             actor,
-            lambda t: t.invite(email=email, role=role, token_hash=hash_token(token), now=self.clock.now()),
+            lambda t: t.invite(email=email, role=role, token_hash=hash_token(token)),
             key="invitation_id",
         )
         _fresh(result, token=token)
@@ -230,7 +230,7 @@ class AccessLedger(Application):
         result = self._run(
             tenant_id,
             actor,
-            lambda t: t.resend_invitation(invitation_id, hash_token(token), self.clock.now()),
+            lambda t: t.resend_invitation(invitation_id, hash_token(token)),
         )
         _fresh(result, token=token)
         return result
@@ -270,7 +270,9 @@ class AccessLedger(Application):
     # ----------------------------------------------------------------- add-ons
 
     def purchase_addon(self, tenant_id: str, actor: Actor, kind: str) -> CommandResult:
-        return self._run(tenant_id, actor, lambda t: t.purchase_addon(kind, self.clock.now()), key="addon_id")
+        """R-S2: values `addon_id` and `charge` ({amount, currency}), the prorated charge the purchase recorded."""
+        purchased, position = self.execute(tenant_id, actor, lambda t: t.purchase_addon(kind))
+        return CommandResult(position, purchased)
 
     def cancel_addon(self, tenant_id: str, actor: Actor, addon_id: str) -> CommandResult:
         return self._run(tenant_id, actor, lambda t: t.cancel_addon(addon_id))
@@ -304,7 +306,6 @@ class AccessLedger(Application):
                 scope=scope,
                 resource=resource,
                 expires_at=expires_at,
-                now=self.clock.now(),
                 starts_at=starts_at,
             ),
             key="grant_id",

@@ -34,7 +34,7 @@ def custom_role_catalog(tenant: Any) -> dict[str, Role]:
     """The tenant's custom roles as `Role` values (R-P7)."""
     return {
         role_id: Role(role_id, r.name, False, tuple(r.includes), tuple((p, s) for p, s in r.permissions))
-        for role_id, r in getattr(tenant, "custom_roles", {}).items()
+        for role_id, r in tenant.custom_roles.items()
     }
 
 
@@ -56,7 +56,7 @@ class Access:
         self.member_roles = dict(member_roles or {})
         self.removed = set(removed)
         self.without_grants = set(without_grants)
-        self.restrictions = [*getattr(tenant, "restrictions", {}).values(), *extra_restrictions]
+        self.restrictions = [*tenant.restrictions.values(), *extra_restrictions]
         self._role_cache: dict[str, dict[str, str]] = {}
 
     # ----------------------------------------------------------------- building blocks
@@ -101,7 +101,7 @@ class Access:
 
     def lineage(self, resource_type: str, resource_id: str) -> list[str]:
         """The resource's key and its ancestors' keys, nearest first (R-H2)."""
-        parents = getattr(self.tenant, "parents", {})
+        parents = self.tenant.parents
         chain = [resource_key(resource_type, resource_id)]
         while (parent := parents.get(chain[-1])) is not None and len(chain) < MAX_DEPTH:
             chain.append(parent)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from domain.application import AccessLedger, Actor, CommandResult
@@ -100,3 +100,15 @@ def recorded_events(ledger: AccessLedger, start: int = 1, limit: int = 1_000_000
 def event_names(ledger: AccessLedger, start: int = 1) -> list[str]:
     """The class names of the recorded events from `start`, in order."""
     return [type(e).__name__ for e in recorded_events(ledger, start)]
+
+
+class TickingClock:
+    """A clock that has moved on by one second every time it is read."""
+
+    def __init__(self, start: datetime) -> None:
+        self.instant = start
+
+    def now(self) -> datetime:
+        current = self.instant
+        self.instant += timedelta(seconds=1)
+        return current

@@ -5,7 +5,6 @@ Kept apart only to keep modules short; the add-on's monthly charges and its end 
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from domain import billing
@@ -16,26 +15,31 @@ from domain.tenant import events as ev
 class AddonCommands:
     """Buy, cancel and withdraw the cancellation of seat add-ons."""
 
-    def purchase_addon(self, kind: str, now: datetime) -> str:
+    def purchase_addon(self, kind: str) -> dict[str, Any]:
+        """R-S2: the add-on's id and the prorated charge recorded for the purchase day (the command's instant)."""
         self.require("addons.purchase")
         if kind != billing.SEAT_ADDON_KIND:
             raise validation(f"unknown add-on kind {kind!r}", ("body", "kind"))
         addon_id = self.next_id("addon")
-        today = now.date()
+        today = self.now.date()
         start, end = billing.prorated_period(today)
+        charge = {
+            "amount": billing.format_money(billing.prorated_charge(billing.SEAT_ADDON_MONTHLY_PRICE, today)),
+            "currency": self.plan["currency"],
+        }
         self.trigger(
             ev.AddOnPurchased,
             addon_id=addon_id,
             kind=kind,
             seats=billing.SEAT_ADDON_SEATS,
             monthly_price=billing.format_money(billing.SEAT_ADDON_MONTHLY_PRICE),
-            currency=self.plan["currency"],
-            prorated_charge=billing.format_money(billing.prorated_charge(billing.SEAT_ADDON_MONTHLY_PRICE, today)),
+            currency=charge["currency"],
+            prorated_charge=charge["amount"],
             charge_id=f"chg_{addon_id}_{start:%Y%m}",
             period_start=start,
             period_end=end,
         )
-        return addon_id
+        return {"addon_id": addon_id, "charge": charge}
 
     def addon(self, addon_id: str) -> Any:
         addon = self.addons.get(addon_id)

@@ -99,6 +99,11 @@ class Tenant(InvitationCommands, AddonCommands, GrantCommands, AccessCommands, A
         return current_context().actor
 
     @property
+    def now(self) -> datetime:
+        """The command's one instant (its context's `occurred_at`): every rule of the command reads this."""
+        return current_context().occurred_at
+
+    @property
     def term_end_at(self) -> datetime:
         """The instant the current term ends (cancellations take effect then)."""
         return midnight(self.term_end)

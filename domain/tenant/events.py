@@ -73,7 +73,6 @@ class TenantOpened(Aggregate.Created, TenantEvent):
         tenant.custom_roles = {}
         tenant.restrictions = {}
         tenant.parents = {}
-        tenant.counter = 0
         tenant.last_occurred_at = self.occurred_at
 
 
@@ -241,7 +240,6 @@ class AddOnPurchased(TenantEvent):
             self.occurred_at,
             first_unpaid,
         )
-        tenant.counter += 1
 
 
 class AddOnCharged(TenantEvent):
@@ -255,7 +253,6 @@ class AddOnCharged(TenantEvent):
     def apply(self, tenant: Any) -> None:
         addon = tenant.addons[self.addon_id]
         addon.charged_through = datetime(self.period_end.year, self.period_end.month, 1, tzinfo=self.occurred_at.tzinfo)
-        tenant.counter += 1
 
 
 class AddOnCancellationScheduled(TenantEvent):
@@ -312,7 +309,6 @@ class PermissionGranted(TenantEvent):
             self.occurred_at,
             self.starts_at,
         )
-        tenant.counter += 1
 
 
 class GrantStarted(TenantEvent):
@@ -373,7 +369,6 @@ class TokenIssued(TenantEvent):
 
     def apply(self, tenant: Any) -> None:
         tenant.tokens[self.token_id] = Token(self.token_id, self.user_id, self.label, self.token_hash)
-        tenant.counter += 1
 
 
 class TokenRevoked(TenantEvent):

@@ -28,7 +28,6 @@ class GrantCommands:
         scope: str,
         resource: dict[str, str] | None,
         expires_at: datetime | None,
-        now: datetime,
         starts_at: datetime | None = None,
     ) -> str:
         """R-G1: a permission at a scope; or R-P9: a role on one resource (its resource-typed permissions);
@@ -44,9 +43,9 @@ class GrantCommands:
             target = check_scope_shape(permission, scope, resource)
             wanted = [(permission, scope)]
         self.member(user_id)
-        if expires_at is not None and expires_at <= now:
+        if expires_at is not None and expires_at <= self.now:
             raise validation("expires_at must be in the future", ("body", "expires_at"))
-        if starts_at is not None and starts_at <= now:
+        if starts_at is not None and starts_at <= self.now:
             raise validation("starts_at must be in the future", ("body", "starts_at"))
         if starts_at is not None and expires_at is not None and expires_at <= starts_at:
             raise validation("expires_at must come after starts_at", ("body", "expires_at"))

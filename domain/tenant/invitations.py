@@ -5,7 +5,7 @@ Kept apart only to keep modules short; the methods use the aggregate's guards (`
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from domain.errors import DomainError, not_found
@@ -19,7 +19,7 @@ INVITATION_TTL = timedelta(days=7)
 class InvitationCommands:
     """Invite, revoke, resend, accept and decline (R-I1, R-I2); an invitation reserves a seat (R-S1)."""
 
-    def invite(self, *, email: str, role: str, token_hash: str, now: datetime) -> str:
+    def invite(self, *, email: str, role: str, token_hash: str) -> str:
         self.require("users.manage")
         self.check_role_assignable(role)
         self.check_email_free(email)
@@ -30,7 +30,7 @@ class InvitationCommands:
             invitation_id=invitation_id,
             email=email,
             role=role,
-            expires_at=now + INVITATION_TTL,
+            expires_at=self.now + INVITATION_TTL,
             token_hash=token_hash,
         )
         return invitation_id
@@ -48,14 +48,14 @@ class InvitationCommands:
         invitation = self.pending_invitation(invitation_id)
         self.trigger(ev.InvitationRevoked, invitation_id=invitation_id, email=invitation.email, reason="revoked")
 
-    def resend_invitation(self, invitation_id: str, token_hash: str, now: datetime) -> None:
+    def resend_invitation(self, invitation_id: str, token_hash: str) -> None:
         self.require("users.manage")
         invitation = self.pending_invitation(invitation_id)
         self.trigger(
             ev.InvitationResent,
             invitation_id=invitation_id,
             email=invitation.email,
-            expires_at=now + INVITATION_TTL,
+            expires_at=self.now + INVITATION_TTL,
             token_hash=token_hash,
         )
 

@@ -53,7 +53,6 @@ def grant_args(sim: Sim, **overrides: Any) -> dict[str, Any]:
         "scope": "all",
         "resource": None,
         "expires_at": None,
-        "now": sim.now,
         **overrides,
     }
 
@@ -104,3 +103,11 @@ def delegate(sim: Sim, user_id: str, *permissions: str) -> None:
     """Give a member management permissions at scope all by grant (an admin-like delegate with a narrow role)."""
     for permission in permissions:
         sim.grant(user_id, permission)
+
+
+LEADS = ("leads.list", "leads.view_details", "leads.booster", "leads.assign")
+
+
+def rights(sim: Sim, user_id: str, where: str) -> set[str]:
+    """Which of the lead permissions `user_id` holds on `where` (TYPE:ID)."""
+    return {p for p in LEADS if can(sim, user_id, p, where)}

@@ -150,7 +150,7 @@ class Sim:
     def invite(self, email: str, role: str, by: str | None = None) -> str:
         """Send an invitation (R-I1); remembers its token hash under the invitation id."""
         token_hash = f"hash-inv-{self.serial()}"
-        invitation_id = self.do(by or self.owner, "invite", email=email, role=role, token_hash=token_hash, now=self.now)
+        invitation_id = self.do(by or self.owner, "invite", email=email, role=role, token_hash=token_hash)
         self.tokens[invitation_id] = token_hash
         return invitation_id
 
@@ -185,7 +185,6 @@ class Sim:
             scope=scope,
             resource=resource,
             expires_at=expires_at,
-            now=self.now,
         )
 
     def assign(self, user_id: str, *lead_ids: str, by: str | None = None) -> int:
@@ -194,7 +193,7 @@ class Sim:
 
     def buy_addon(self, by: str | None = None) -> str:
         """Buy a `user-seats` add-on (R-S2)."""
-        return self.do(by or self.owner, "purchase_addon", "user-seats", self.now)
+        return self.do(by or self.owner, "purchase_addon", "user-seats")["addon_id"]
 
 
 def lead(lead_id: str) -> dict[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 
+import pytest
 import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,20 +18,34 @@ values = st.recursive(
 )
 
 
-def surrogate_free(value) -> bool:
+def rfc8785_or_refusal(value):
+    """RFC 8785's bytes, or the error it refuses the value with (integers beyond ±2^53, lone surrogates)."""
     try:
-        rfc8785.dumps(value)
-    except Exception:
-        return False
-    return True
+        return rfc8785.dumps(value)
+    except rfc8785.CanonicalizationError as refusal:
+        return refusal
 
 
 @settings(max_examples=400)
 @given(values)
 def test_R_L2_canonical_json_equals_rfc8785(value):
-    """R-L2: whatever the shape (floats, non-ASCII keys, big integers fall back), the bytes are RFC 8785's."""
-    if surrogate_free(value):
-        assert canonical_json(value) == rfc8785.dumps(value)
+    """R-L2: whatever the shape (floats, non-ASCII keys, big integers), the bytes are RFC 8785's, and a value
+    RFC 8785 refuses (an integer beyond ±2^53, a lone surrogate) is refused here too, never hashed some other way."""
+    expected = rfc8785_or_refusal(value)
+    if isinstance(expected, Exception):
+        with pytest.raises(ValueError):  # CanonicalizationError, or UnicodeEncodeError on the fast path
+            canonical_json(value)
+    else:
+        assert canonical_json(value) == expected
+
+
+@given(st.integers(2**53, 2**80) | st.integers(-(2**80), -(2**53)))
+def test_R_L2_integers_beyond_2_53_are_refused_like_rfc8785(number):
+    """R-L2: I-JSON has no exact integers beyond ±2^53; both the fast path and RFC 8785 refuse them."""
+    with pytest.raises(rfc8785.IntegerDomainError):
+        rfc8785.dumps({"n": number})
+    with pytest.raises(ValueError):
+        canonical_json({"n": number})
 
 
 entries = st.fixed_dictionaries(
@@ -56,7 +71,11 @@ entries = st.fixed_dictionaries(
 def test_R_L2_entry_hash_is_sha256_of_prev_hash_and_rfc8785_entry(entry):
     """R-L2: hash = SHA-256(bytes of prev_hash ‖ RFC 8785 JSON of the entry without `hash`)."""
     assert set(entry) == set(FIELDS) - {"hash"}
-    if surrogate_free(entry):
-        expected = hashlib.sha256(bytes.fromhex(entry["prev_hash"]) + rfc8785.dumps(entry)).hexdigest()
-        assert entry_hash(entry) == expected
-        assert entry_hash({**entry, "hash": "ignored"}) == expected
+    canonical = rfc8785_or_refusal(entry)
+    if isinstance(canonical, Exception):
+        with pytest.raises(ValueError):
+            entry_hash(entry)
+        return
+    expected = hashlib.sha256(bytes.fromhex(entry["prev_hash"]) + canonical).hexdigest()
+    assert entry_hash(entry) == expected
+    assert entry_hash({**entry, "hash": "ignored"}) == expected

@@ -134,8 +134,8 @@ def test_R_K1_ids_stay_unique_when_due_changes_precede_the_command_unsaved() -> 
     context = EventContext(OWNER, sim.now)
     apply_due_changes(sim.tenant, sim.now, context)  # InvitationExpired, still pending
     with acting(context):
-        first = sim.tenant.invite(email="b@acme.example", role="broker", token_hash="hb", now=sim.now)
-        addon_id = sim.tenant.purchase_addon("user-seats", sim.now)
+        first = sim.tenant.invite(email="b@acme.example", role="broker", token_hash="hb")
+        addon_id = sim.tenant.purchase_addon("user-seats")["addon_id"]
     sim.due()
     second = sim.invite("c@acme.example", "broker")
     other_addon = sim.buy_addon()

@@ -19,7 +19,6 @@ def grant_args(sim: Sim, **overrides: object) -> dict[str, object]:
         "scope": "all",
         "resource": None,
         "expires_at": None,
-        "now": sim.now,
         **overrides,
     }
 

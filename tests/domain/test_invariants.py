@@ -190,7 +190,7 @@ class TenantMachine(RuleBasedStateMachine):
         self.sim.due()
         allowed = self.may_give(actor, role)
         token_hash = f"inv-{len(self.sim.recorded)}"
-        ok, invitation_id = self.run(actor, "invite", email=email, role=role, token_hash=token_hash, now=self.sim.now)
+        ok, invitation_id = self.run(actor, "invite", email=email, role=role, token_hash=token_hash)
         assert not ok or (allowed and role != "owner")
         if ok:
             self.sim.tokens[invitation_id] = token_hash
@@ -222,7 +222,7 @@ class TenantMachine(RuleBasedStateMachine):
     def buy_addon(self, data: st.DataObject) -> None:
         live = [a for a in self.sim.tenant.addons.values() if a.status != "ended"]
         if len(live) < 2:  # more would leave seats to spare forever and never exercise R-S1 and R-S4
-            self.run(self.actor(data), "purchase_addon", "user-seats", self.sim.now)
+            self.run(self.actor(data), "purchase_addon", "user-seats")
 
     @rule(data=st.data(), withdraw=st.booleans())
     def cancel_addon(self, data: st.DataObject, withdraw: bool) -> None:
@@ -260,7 +260,6 @@ class TenantMachine(RuleBasedStateMachine):
             scope=scope,
             resource={"type": "lead", "id": lead_id} if resource else None,
             expires_at=self.sim.now + timedelta(days=10) if expires else None,
-            now=self.sim.now,
         )
         if ok:
             assert grant_id not in self.granted

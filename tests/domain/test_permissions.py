@@ -197,9 +197,7 @@ def test_R_P6_holder_of_users_manage_cannot_give_a_role_wider_than_their_own() -
     )
     assert error.fields["permission"] in role_permissions("broker")
     sim.expect_rejection("escalation", "mia", "change_role", "max", "admin")
-    sim.expect_rejection(
-        "escalation", "mia", "invite", email="x@acme.example", role="manager", token_hash="h", now=sim.now
-    )
+    sim.expect_rejection("escalation", "mia", "invite", email="x@acme.example", role="manager", token_hash="h")
 
 
 def test_R_P6_a_grant_cannot_exceed_the_grantors_scope() -> None:
@@ -217,7 +215,6 @@ def test_R_P6_a_grant_cannot_exceed_the_grantors_scope() -> None:
         scope="all",
         resource=None,
         expires_at=None,
-        now=sim.now,
     )
     sim.grant("bob", "leads.view_details", "assigned", by="bea")  # assigned covers assigned
     sim.expect_rejection(
@@ -229,7 +226,6 @@ def test_R_P6_a_grant_cannot_exceed_the_grantors_scope() -> None:
         scope="resource",
         resource=lead("L-1"),
         expires_at=None,
-        now=sim.now,
     )
     sim.assign("bea", "L-1")
     grant_id = sim.grant("bob", "leads.view_details", "resource", lead("L-1"), by="bea")
@@ -245,7 +241,6 @@ def test_R_P6_a_grant_cannot_exceed_the_grantors_scope() -> None:
         scope="resource",
         resource=lead("L-1"),
         expires_at=None,
-        now=sim.now,
     )
 
 
@@ -263,7 +258,6 @@ def test_R_P6_nobody_can_give_a_permission_they_do_not_hold_even_narrowly() -> N
         scope="resource",
         resource=lead("L-9"),
         expires_at=None,
-        now=sim.now,
     )
     sim.grant("mia", "billing.view", by="aud")
 

@@ -20,7 +20,6 @@ def _schedule(sim: Sim, hours: float = 5, **kw: object) -> str:
         scope="all",
         resource=None,
         expires_at=kw.get("expires_at"),
-        now=sim.now,
         starts_at=sim.now + timedelta(hours=hours),
     )
 
@@ -43,7 +42,6 @@ def test_R_G3_starts_at_must_be_in_the_future_and_before_the_expiry() -> None:
             scope="all",
             resource=None,
             expires_at=expires_at,
-            now=sim.now,
             starts_at=starts_at,
         )
         assert error.code == "validation_error"

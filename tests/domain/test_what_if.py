@@ -91,7 +91,6 @@ def test_r_r3_role_grant_on_a_resource_follows_the_changed_role() -> None:
         scope="resource",
         resource=lead("L-1"),
         expires_at=None,
-        now=sim.now,
     )
     changes = what_if(sim.recorded, catalog_change([WEAKER], known={"assistant"}), T0, T0 + timedelta(hours=1))
     assert [(c["user_id"], c["permission"], c["scope"], c["resource"]) for c in changes] == [

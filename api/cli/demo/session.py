@@ -68,16 +68,12 @@ class Office:
     def invite(self, actor: str, email: str, role: str, reason: str | None = None) -> str:
         token = new_invitation_token(self.tenant_id)
         self.invitation_tokens[email] = token
-        now = self.world.clock.now()
-        return self.run(
-            actor, lambda t: t.invite(email=email, role=role, token_hash=hash_token(token), now=now), reason
-        )
+        return self.run(actor, lambda t: t.invite(email=email, role=role, token_hash=hash_token(token)), reason)
 
     def resend(self, actor: str, email: str, invitation_id: str) -> None:
         token = new_invitation_token(self.tenant_id)
         self.invitation_tokens[email] = token
-        now = self.world.clock.now()
-        self.run(actor, lambda t: t.resend_invitation(invitation_id, hash_token(token), now))
+        self.run(actor, lambda t: t.resend_invitation(invitation_id, hash_token(token)))
 
     def accept(self, email: str, user_id: str, name: str) -> None:
         token_hash = hash_token(self.invitation_tokens.pop(email))
@@ -110,7 +106,7 @@ class Office:
         return self.run(
             actor,
             lambda t: t.grant(
-                user_id=user_id, permission=permission, scope=scope, resource=target, expires_at=expires_at, now=now
+                user_id=user_id, permission=permission, scope=scope, resource=target, expires_at=expires_at
             ),
             reason,
         )

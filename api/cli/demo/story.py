@@ -141,7 +141,7 @@ class Story:
             0,
             lambda: s().run(
                 "sonja.sommer",
-                lambda t: t.purchase_addon("user-seats", self.world.clock.now()),
+                lambda t: t.purchase_addon("user-seats"),
                 "Wir stellen weitere Makler ein",
             ),
         )
@@ -326,7 +326,7 @@ class Story:
             0,
             lambda: n().run(
                 "kai.petersen",
-                lambda t: t.purchase_addon("user-seats", self.world.clock.now()),
+                lambda t: t.purchase_addon("user-seats"),
                 "Mehr Zugänge für die Makler",
             ),
         )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Response
@@ -13,7 +11,6 @@ from api.http.deps import ReadAccess, TenantAccess, WriteAccess, blocking
 from api.http.routing import COMMAND_ERRORS, READ_ERRORS, Cursor, Limit, found, page
 from api.http.schemas.requests import AddonIn
 from api.http.schemas.resources import Addon, AddonChanged, AddonPurchased, Charge, Page
-from domain import billing
 from domain.application import CommandResult
 
 router = APIRouter(tags=["add-ons and billing"])
@@ -26,11 +23,8 @@ def addon_of(access: TenantAccess, addon_id: str) -> dict[str, Any]:
 
 
 def purchased(access: TenantAccess, result: CommandResult) -> dict[str, Any]:
-    """The add-on and its prorated first charge, computed by the same billing rule from the recorded purchase."""
-    addon = addon_of(access, result.values["addon_id"])
-    day = datetime.fromisoformat(addon["purchased_at"].replace("Z", "+00:00")).date()
-    amount = billing.prorated_charge(Decimal(addon["monthly_price"]), day)
-    return {"addon": addon, "charge": {"amount": billing.format_money(amount), "currency": addon["currency"]}}
+    """The add-on and the prorated first charge its purchase recorded."""
+    return {"addon": addon_of(access, result.values["addon_id"]), "charge": result.values["charge"]}
 
 
 @router.post(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from tests.api.http.client import TENANT, Api, assert_problem
+from tests.support import TickingClock
 
 ADDONS = f"/v1/tenants/{TENANT}/addons"
 
@@ -17,6 +20,26 @@ def test_R_S2_purchase_answers_the_addon_and_its_prorated_charge(acme: Api) -> N
     assert charge == {"amount": charges[0]["amount"], "currency": "EUR"}
     assert acme.get(f"/v1/tenants/{TENANT}").json()["seats"]["capacity"] == 20
     assert_problem(acme.post(ADDONS, json={"kind": "gold"}), 422, "validation_error")
+
+
+def test_R_S2_purchase_answers_the_charge_its_event_recorded(acme: Api) -> None:
+    """R-S2, R-K2: the answer is the recorded prorated charge, not a second computation (here: across midnight)."""
+    last_second = datetime(2026, 12, 31, 23, 59, 59, 500000, tzinfo=UTC)
+    assert acme.post("/v1/clock", "operator", json={"now": last_second.isoformat()}).status_code == 200
+    services = acme.http.app.state.services
+    services.ledger.clock = TickingClock(last_second)  # any second reading inside the command is a day later
+    bought = acme.post(ADDONS, json={"kind": "user-seats"})
+    assert bought.status_code == 201, bought.text
+    [recorded] = acme.get(f"/v1/tenants/{TENANT}/charges").json()["items"]
+    assert recorded["period_start"] == "2026-12-31"
+    assert (
+        bought.json()["charge"]
+        == {"amount": recorded["amount"], "currency": "EUR"}
+        == {
+            "amount": "1.58",
+            "currency": "EUR",
+        }
+    )
 
 
 def test_addons_listed_for_members_and_charges_need_billing_view(acme: Api) -> None:
