@@ -21,6 +21,7 @@ from projections.watch import PositionWatch
 log = logging.getLogger("accessledger.projections")
 BATCH = 2000
 TRACKING_TABLE = "projection_tracking"
+TRACKING_ATTEMPTS = 5  # a batch is re-read this often when another runner moved the projection first
 
 
 class Projection(Protocol):
@@ -58,7 +59,7 @@ def create_projection_tables(tx: Tx, projections: Sequence[Projection]) -> None:
 
 
 class StaleTracking(Exception):
-    """Another runner moved the projection first; this batch is rolled back and re-read."""
+    """Another runner moved the projection first: the batch is rolled back and re-read (raised after the last try)."""
 
 
 def advance_tracking(tx: Tx, name: str, old: int, new: int) -> None:
@@ -161,7 +162,7 @@ class Runner:
                 batch = self.read(start, BATCH)
                 if not batch:
                     return reached_by_all
-                tenants = sorted({t for r in batch if (t := getattr(r.event, "tenant_id", None))})
+                tenants = sorted({r.event.tenant_id for r in batch})
                 for projection in live[:-1]:
                     self._apply(projection, batch)
                 # The NOTIFY commits with the last projection's tracking: followers hear of a position reached.
@@ -177,7 +178,7 @@ class Runner:
     def _apply(
         self, projection: Projection, batch: Sequence[Recorded], then: Callable[[Tx], None] | None = None
     ) -> None:
-        for _ in range(5):
+        for _ in range(TRACKING_ATTEMPTS):
             try:
                 self._apply_once(projection, batch, then)
                 return
@@ -188,6 +189,8 @@ class Runner:
                     raise  # the database went away: the caller retries once it is back
                 self._isolate(projection, batch)
                 return
+        # Under the tracking row's lock this means a bug, not a race: stop rather than report the batch as projected.
+        raise StaleTracking(f"{projection.name}: its position moved under every one of {TRACKING_ATTEMPTS} attempts")
 
     def _apply_once(
         self, projection: Projection, batch: Sequence[Recorded], then: Callable[[Tx], None] | None = None

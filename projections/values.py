@@ -93,3 +93,13 @@ def decode_cursor(cursor: str | None, types: tuple[type, ...]) -> list[Any] | No
             "validation_error", "malformed cursor", errors=[{"loc": ["query", "cursor"], "msg": "malformed cursor"}]
         )
     return key
+
+
+def paged(rows: list[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of rows fetched `limit + 1` at a time: the items without their sort keys (`_key`), and the cursor of
+    the next page (None on the last one)."""
+    cursor = encode_cursor(rows[limit - 1]["_key"]) if len(rows) > limit else None
+    items = rows[:limit]
+    for item in items:
+        del item["_key"]
+    return items, cursor

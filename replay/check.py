@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from replay.timeline import line, resource_text
@@ -14,19 +13,6 @@ REASONS = {
     "not_assigned": "held only on assigned (or team) resources, and this resource is not among them",
     "restricted": "withdrawn by a restriction (R-P8)",
 }
-
-
-def explained_check(
-    queries: Any,
-    tenant_id: str,
-    user_id: str,
-    permission: str,
-    resource: tuple[str, str] | None = None,
-    at: datetime | None = None,
-    now: datetime | None = None,
-) -> dict[str, Any]:
-    """Queries.explain: the Decision plus the audit entries of the events that gave or took the access."""
-    return queries.explain(tenant_id, user_id, permission, resource, as_of=at, now=now)
 
 
 def via_text(via: dict[str, Any]) -> str:

@@ -2,20 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from domain.errors import validation
 from replay.timeline import resource_text
-
-
-def permission_diff(
-    queries: Any, tenant_id: str, start: datetime, end: datetime, now: datetime | None = None
-) -> list[dict[str, Any]]:
-    """Queries.diff, after checking the window reads forward."""
-    if start > end:
-        raise validation("--from must not be after --to", ("query", "from"))
-    return queries.diff(tenant_id, start, end, now=now)
 
 
 def change_row(change: dict[str, Any]) -> list[str]:

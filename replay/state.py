@@ -11,7 +11,7 @@ Instants are compared on the trail's `occurred_us` (microseconds since the epoch
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, is_dataclass
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -67,13 +67,8 @@ def natural_key(text: str) -> list[Any]:
 
 
 def _custom_roles(tenant: Tenant) -> list[dict[str, Any]]:
-    """Custom roles (R-P7), when the aggregate keeps any."""
-    roles = getattr(tenant, "custom_roles", None) or getattr(tenant, "roles", None) or {}
-    out = []
-    for role_id, role in sorted(roles.items()):
-        values = asdict(role) if is_dataclass(role) else dict(role) if isinstance(role, dict) else {"role": role}
-        out.append({"role_id": role_id, **values})
-    return out
+    """Custom roles (R-P7), in id order."""
+    return [{"role_id": role_id, **asdict(role)} for role_id, role in sorted(tenant.custom_roles.items())]
 
 
 def describe(tenant: Tenant, as_of: datetime | None, sequence: int, position: int | None) -> dict[str, Any]:
@@ -110,7 +105,7 @@ def describe(tenant: Tenant, as_of: datetime | None, sequence: int, position: in
                     "name": m.name,
                     "role": m.role,
                     "seat_order": m.seat_order,
-                    "reports_to": getattr(m, "reports_to", None),
+                    "reports_to": m.reports_to,
                     "joined_at": m.joined_at,
                 }
                 for m in members

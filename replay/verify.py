@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from projections.audit import projection as audit
+from projections.audit.verify import verify_every_tenant
 
 
 def verify(queries: Any, tenant: str | None = None) -> dict[str, Any]:
     """`{ok, entries, tenants, first_mismatch {tenant_id, sequence, position, problem} | null, mismatches}`."""
     if tenant is None:
-        result = audit.verify_all(queries.store, queries.app)
+        result = verify_every_tenant(queries.store, queries.app)
         return {key: result[key] for key in ("ok", "entries", "tenants", "first_mismatch", "mismatches")}
     result = queries.audit_verify(tenant)
     first = result["first_mismatch"]

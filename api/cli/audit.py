@@ -59,8 +59,6 @@ def export(
     types: Annotated[list[str] | None, typer.Option("--type", help="Event type (repeatable).")] = None,
 ) -> None:
     """Every matching audit entry to standard output, as JSON Lines or CSV, streamed in constant memory."""
-    from replay.export import export as run_export
-
     if fmt not in ("jsonl", "csv"):
         fail(f"--format {fmt!r}: use jsonl or csv")
     with ledger_for("export") as runtime:
@@ -68,7 +66,9 @@ def export(
         start, end = parse_instant(since, "--since"), parse_instant(until, "--until")
         if start is not None and end is not None and start > end:
             raise BadInput("--since must not be after --until")
-        chunks = run_export(runtime.queries, tenant, fmt, start, end, actor, subject, types)
+        chunks = runtime.queries.audit_export(
+            tenant, fmt, since=start, until=end, actor=actor, subject=subject, types=types or None
+        )
         write = sys.stdout.write
         on_terminal = sys.stdout.isatty()  # R-X7: escaped on a terminal; exact when piped to a file
         for chunk in chunks:

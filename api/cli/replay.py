@@ -240,14 +240,14 @@ def check(
     json_output: Json = False,
 ) -> None:
     """An explained decision: allowed or denied, the reason, each source (via) and the events behind it."""
-    from replay.check import decision_lines, explained_check
+    from replay.check import decision_lines
 
     with ledger_for("check") as runtime:
         require_tenant(runtime, tenant)
         require_user(runtime, tenant, user)
         target = parse_resource(resource)
         instant = parse_instant(at, "--at")
-        answer = explained_check(runtime.queries, tenant, user, permission, target, at=instant, now=runtime.now())
+        answer = runtime.queries.explain(tenant, user, permission, target, as_of=instant, now=runtime.now())
         if json_output:
             print_json(answer)
         else:
@@ -269,14 +269,14 @@ def diff(
     json_output: Json = False,
 ) -> None:
     """Who gained or lost which permission (and scope, and resource) between two instants, by which event."""
-    from replay.diff import change_row, permission_diff, totals
+    from replay.diff import change_row, totals
 
     with ledger_for("diff") as runtime:
         require_tenant(runtime, tenant)
         first, second = parse_instant(start, "--from"), parse_instant(end, "--to")
         if first > second:
             raise BadInput(f"--from {start} is after --to {end}")
-        changes = permission_diff(runtime.queries, tenant, first, second, now=runtime.now())
+        changes = runtime.queries.diff(tenant, first, second, now=runtime.now())
         if json_output:
             print_json(changes)
         else:

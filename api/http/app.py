@@ -96,15 +96,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ops,
     ):
         app.include_router(module.router, generate_unique_id_function=operation_id)
-    # Commands of issue 6 are served once the ledger has them (until then their paths answer 404/405, not 500).
-    for router, command in (
-        (roles.commands, "define_role"),
-        (grants.restriction_commands, "restrict"),
-        (members.manager_commands, "set_manager"),
-        (resources.parent_commands, "set_resource_parent"),
-    ):
-        if hasattr(services.ledger, command):
-            app.include_router(router, generate_unique_id_function=operation_id)
+    for router in (roles.commands, grants.restriction_commands, members.manager_commands, resources.parent_commands):
+        app.include_router(router, generate_unique_id_function=operation_id)
     app.include_router(ops.clock_router, generate_unique_id_function=operation_id)
     console.install(app, settings)  # last: the API's routes are matched first
     install_error_handlers(app)

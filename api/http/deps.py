@@ -148,8 +148,8 @@ def request_actor(request: Request, user_id: str) -> Actor:
     scope = getattr(state, "key_scope", None)
     return Actor(
         user_id,
-        getattr(state, "request_id", None),
-        getattr(state, "reason", None),
+        state.request_id,  # both set by RequestMiddleware before any route runs
+        state.reason,
         f"{scope}:{key}" if key is not None and scope is not None else None,
     )
 

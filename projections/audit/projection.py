@@ -8,7 +8,6 @@ timestamp of the event, which makes a rebuilt trail hash for hash the one built 
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
 import json
@@ -33,9 +32,11 @@ from projections.audit.chain import (
     instant_text,
     micros,
 )
+from projections.batch import insert_rows
 from projections.db import ReadStore, Tx
 from projections.eventstore import Recorded
 from projections.safe_output import csv_row
+from projections.values import decode_cursor, encode_cursor
 
 TABLE = "audit_entries"
 # `occurred_us` (microseconds since the epoch) orders and filters by time: ISO strings with and without a
@@ -56,20 +57,15 @@ __all__ = [
     "audit_page",
     "canonical_json",
     "chained",
-    "decode_cursor",
     "derive_entry",
-    "encode_cursor",
     "entries_at",
     "entry_hash",
     "entry_of",
     "event_types",
-    "insert_rows",
     "instant_text",
     "last_hash",
     "micros",
     "private_reader",
-    "verify",
-    "verify_all",
 ]
 
 
@@ -126,19 +122,6 @@ class AuditProjection:
         insert_rows(tx, table, STORED, rows)
 
 
-def insert_rows(tx: Tx, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
-    """Append rows at batch speed: COPY on PostgreSQL, executemany on SQLite."""
-    if not rows:
-        return
-    if tx.kind == "postgresql":
-        with tx.conn.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        return
-    marks = ", ".join("?" for _ in columns)
-    tx.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
-
-
 def last_hash(tx: Tx, tenant_id: str, suffix: str = "") -> str:
     """The hash of the tenant's newest entry, or the genesis hash."""
     found = tx.scalar(
@@ -161,22 +144,6 @@ def event_types() -> frozenset[str]:
             if not sub.__name__.startswith("_"):
                 names.add(sub.__name__)
     return frozenset(names)
-
-
-def encode_cursor(sequence: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"s": sequence}).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> int:
-    """The sequence a cursor stands after; `validation_error` for anything this module did not write."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        sequence = json.loads(raw)["s"]
-    except (ValueError, TypeError, KeyError) as exc:
-        raise validation("malformed cursor", ("query", "cursor")) from exc
-    if type(sequence) is not int or sequence < 0:
-        raise validation("malformed cursor", ("query", "cursor"))
-    return sequence
 
 
 def _where(
@@ -227,10 +194,10 @@ def audit_page(
     where, params = _where(tenant_id, since, until, actor, subject, types)
     if cursor is not None:
         where += " AND sequence > ?"
-        params.append(decode_cursor(cursor))
+        params.append(decode_cursor(cursor, (int,))[0])
     rows = tx.all(f"SELECT {_SELECT} FROM {TABLE} WHERE {where} ORDER BY sequence LIMIT ?", (*params, limit + 1))
     items = [entry_of(row) for row in rows[:limit]]
-    next_cursor = encode_cursor(items[-1]["sequence"]) if len(rows) > limit else None
+    next_cursor = encode_cursor([items[-1]["sequence"]]) if len(rows) > limit else None
     return items, next_cursor
 
 
@@ -309,20 +276,3 @@ def _export(store: ReadStore, fmt: str, statement: str, params: list[Any]) -> It
                 buffer.truncate()
     if buffer.getvalue():
         yield buffer.getvalue()
-
-
-# ----------------------------------------------------------------- verification (R-L2), see audit_verify
-
-
-def verify(store: ReadStore, app: Any, tenant_id: str) -> dict[str, Any]:
-    """R-L2 for one tenant: `{ok, entries, first_mismatch {sequence, position, problem} | null}`."""
-    from projections.audit.verify import verify_tenant
-
-    return verify_tenant(store, app, tenant_id)
-
-
-def verify_all(store: ReadStore, app: Any) -> dict[str, Any]:
-    """R-L2 for every tenant: `{ok, entries, tenants, mismatches [{tenant_id, sequence, position, problem}]}`."""
-    from projections.audit.verify import verify_every_tenant
-
-    return verify_every_tenant(store, app)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from projections.batch import insert_rows
 from projections.db import Tx
-from projections.directory.schema import insert_rows
 
 Key = tuple[str, str, str]  # tenant, resource type, resource id
 

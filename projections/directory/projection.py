@@ -11,11 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from domain.tenant import events as ev
 from domain.tenant.aggregate import midnight
+from domain.tenant.events import TenantEvent
+from projections.batch import batch_sql, create_tables
 from projections.db import Tx
 from projections.directory import known
 from projections.directory import trees as directory_trees
-from projections.directory.schema import SCHEMA, TABLES, batch_sql, create_tables
+from projections.directory.schema import SCHEMA, TABLES
 from projections.directory.writer import Writer, first_unpaid
 from projections.eventstore import Recorded
 from projections.values import day, ts
@@ -36,7 +39,7 @@ class DirectoryProjection:
         with batch_sql(tx, suffix) as sql:
             writer = Writer(sql)
             for recorded in batch:
-                handler = self.HANDLERS.get(recorded.event_type)
+                handler = self.HANDLERS.get(type(recorded.event))
                 if handler is not None:
                     handler(writer, recorded, recorded.event)
                 known.record(sql, recorded)
@@ -48,13 +51,14 @@ class DirectoryProjection:
             )
         writer.assignments.flush(tx, suffix)
 
-    HANDLERS: dict[str, Callable[[Writer, Recorded, Any], None]] = {}
+    # Keyed by event class: a renamed or removed event fails at import, not silently at run time.
+    HANDLERS: dict[type[TenantEvent], Callable[[Writer, Recorded, Any], None]] = {}
 
 
-def _handles(*names: str) -> Callable[[Callable[[Writer, Recorded, Any], None]], Any]:
+def _handles(*events: type[TenantEvent]) -> Callable[[Callable[[Writer, Recorded, Any], None]], Any]:
     def register(handler: Callable[[Writer, Recorded, Any], None]) -> Any:
-        for name in names:
-            DirectoryProjection.HANDLERS[name] = handler
+        for event in events:
+            DirectoryProjection.HANDLERS[event] = handler
         return handler
 
     return register
@@ -63,8 +67,8 @@ def _handles(*names: str) -> Callable[[Callable[[Writer, Recorded, Any], None]],
 # ----------------------------------------------------------------------------------------- tenant and subscription
 
 
-@_handles("TenantOpened")
-def _tenant_opened(w: Writer, r: Recorded, e: Any) -> None:
+@_handles(ev.TenantOpened)
+def _tenant_opened(w: Writer, r: Recorded, e: ev.TenantOpened) -> None:
     plan = e.plan
     w.run(
         "INSERT INTO dir_tenants{s} (tenant_id, aggregate_id, name, owner_id, plan_name, included_seats, "
@@ -94,13 +98,13 @@ def _tenant_opened(w: Writer, r: Recorded, e: Any) -> None:
     w.add_token(e, r.position, e.owner_token_id, e.user_id, "owner", e.owner_token_hash)
 
 
-@_handles("PolicyChanged")
-def _policy(w: Writer, r: Recorded, e: Any) -> None:
+@_handles(ev.PolicyChanged)
+def _policy(w: Writer, r: Recorded, e: ev.PolicyChanged) -> None:
     w.tenant(e.tenant_id, "min_admins = ?", (e.min_admins,))
 
 
-@_handles("SubscriptionCancellationScheduled")
-def _cancellation(w: Writer, r: Recorded, e: Any) -> None:
+@_handles(ev.SubscriptionCancellationScheduled)
+def _cancellation(w: Writer, r: Recorded, e: ev.SubscriptionCancellationScheduled) -> None:
     w.tenant(
         e.tenant_id,
         "status = 'cancellation_scheduled', closes_at = ?, cancel_position = ?",
@@ -108,13 +112,13 @@ def _cancellation(w: Writer, r: Recorded, e: Any) -> None:
     )
 
 
-@_handles("SubscriptionCancellationWithdrawn")
-def _withdrawn(w: Writer, r: Recorded, e: Any) -> None:
+@_handles(ev.SubscriptionCancellationWithdrawn)
+def _withdrawn(w: Writer, r: Recorded, e: ev.SubscriptionCancellationWithdrawn) -> None:
     w.tenant(e.tenant_id, "status = 'active', closes_at = NULL, cancel_position = NULL", ())
 
 
-@_handles("TermRenewed")
-def _renewed(w: Writer, r: Recorded, e: Any) -> None:
+@_handles(ev.TermRenewed)
+def _renewed(w: Writer, r: Recorded, e: ev.TermRenewed) -> None:
     w.tenant(
         e.tenant_id,
         "term_start = ?, term_end = ?, term_end_at = ?",
@@ -122,16 +126,16 @@ def _renewed(w: Writer, r: Recorded, e: Any) -> None:
     )
 
 
-@_handles("SubscriptionEnded")
-def _ended(w: Writer, r: Recorded, e: Any) -> None:
+@_handles(ev.SubscriptionEnded)
+def _ended(w: Writer, r: Recorded, e: ev.SubscriptionEnded) -> None:
     w.tenant(e.tenant_id, "status = 'closed', closed_at = ?, closed_position = ?", (ts(e.ended_at), r.position))
 
 
 # ----------------------------------------------------------------------------------------- members and tokens
 
 
-@_handles("MemberAdded")
-def _member_added(w: Writer, r: Recorded, e: Any) -> None:
+@_handles(ev.MemberAdded)
+def _member_added(w: Writer, r: Recorded, e: ev.MemberAdded) -> None:
     info = {
         "email": e.email,
         "name": e.name,
@@ -143,8 +147,8 @@ def _member_added(w: Writer, r: Recorded, e: Any) -> None:
     w.add_member(e, r.position, e.user_id, info)
 
 
-@_handles("MemberRoleChanged")
-def _role_changed(w: Writer, r: Recorded, e: Any) -> None:
+@_handles(ev.MemberRoleChanged)
+def _role_changed(w: Writer, r: Recorded, e: ev.MemberRoleChanged) -> None:
     w.run(
         "UPDATE dir_members{s} SET role = ? WHERE tenant_id = ? AND user_id = ? AND status = 'active'",
         (e.new_role, e.tenant_id, e.user_id),
@@ -153,8 +157,8 @@ def _role_changed(w: Writer, r: Recorded, e: Any) -> None:
     w.open_role(e, e.user_id, e.new_role, r.position)
 
 
-@_handles("MemberRemoved")
-def _member_removed(w: Writer, r: Recorded, e: Any) -> None:
+@_handles(ev.MemberRemoved)
+def _member_removed(w: Writer, r: Recorded, e: ev.MemberRemoved) -> None:
     w.run(
         "UPDATE dir_members{s} SET status = 'removed', removed_at = ?, removed_position = ?, removal_reason = ? "
         "WHERE tenant_id = ? AND user_id = ? AND status = 'active'",
@@ -164,13 +168,13 @@ def _member_removed(w: Writer, r: Recorded, e: Any) -> None:
     directory_trees.close_reporting(w, r, e)
 
 
-@_handles("TokenIssued")
-def _token_issued(w: Writer, r: Recorded, e: Any) -> None:
+@_handles(ev.TokenIssued)
+def _token_issued(w: Writer, r: Recorded, e: ev.TokenIssued) -> None:
     w.add_token(e, r.position, e.token_id, e.user_id, e.label, e.token_hash)
 
 
-@_handles("TokenRevoked")
-def _token_revoked(w: Writer, r: Recorded, e: Any) -> None:
+@_handles(ev.TokenRevoked)
+def _token_revoked(w: Writer, r: Recorded, e: ev.TokenRevoked) -> None:
     w.run(
         "UPDATE dir_tokens{s} SET active = 0, revoked_at = ? WHERE tenant_id = ? AND token_id = ?",
         (ts(e.occurred_at), e.tenant_id, e.token_id),
@@ -180,8 +184,8 @@ def _token_revoked(w: Writer, r: Recorded, e: Any) -> None:
 # ----------------------------------------------------------------------------------------- invitations
 
 
-@_handles("InvitationSent")
-def _invitation_sent(w: Writer, r: Recorded, e: Any) -> None:
+@_handles(ev.InvitationSent)
+def _invitation_sent(w: Writer, r: Recorded, e: ev.InvitationSent) -> None:
     w.run(
         "INSERT INTO dir_invitations{s} (tenant_id, invitation_id, email, role, status, invited_by, created_at, "
         "expires_at, token_hash, created_position, ended_at, end_reason) "
@@ -200,22 +204,30 @@ def _invitation_sent(w: Writer, r: Recorded, e: Any) -> None:
     )
 
 
-@_handles("InvitationResent")
-def _invitation_resent(w: Writer, r: Recorded, e: Any) -> None:
+@_handles(ev.InvitationResent)
+def _invitation_resent(w: Writer, r: Recorded, e: ev.InvitationResent) -> None:
     w.invitation(e, "expires_at = ?, token_hash = ?", (ts(e.expires_at), e.token_hash))
 
 
-@_handles("InvitationAccepted", "InvitationDeclined", "InvitationRevoked", "InvitationExpired")
-def _invitation_ended(w: Writer, r: Recorded, e: Any) -> None:
+@_handles(ev.InvitationAccepted, ev.InvitationDeclined, ev.InvitationRevoked, ev.InvitationExpired)
+def _invitation_ended(
+    w: Writer,
+    r: Recorded,
+    e: ev.InvitationAccepted | ev.InvitationDeclined | ev.InvitationRevoked | ev.InvitationExpired,
+) -> None:
     status = type(e).STATUS
-    w.invitation(e, "status = ?, ended_at = ?, end_reason = ?", (status, ts(e.occurred_at), getattr(e, "reason", None)))
+    w.invitation(
+        e,
+        "status = ?, ended_at = ?, end_reason = ?",
+        (status, ts(e.occurred_at), e.reason if isinstance(e, ev.InvitationRevoked) else None),
+    )
 
 
 # ----------------------------------------------------------------------------------------- add-ons and charges
 
 
-@_handles("AddOnPurchased")
-def _addon_purchased(w: Writer, r: Recorded, e: Any) -> None:
+@_handles(ev.AddOnPurchased)
+def _addon_purchased(w: Writer, r: Recorded, e: ev.AddOnPurchased) -> None:
     w.run(
         "INSERT INTO dir_addons{s} (tenant_id, addon_id, kind, seats, monthly_price, currency, status, "
         "purchased_at, purchased_position, ends_at, charged_through) "
@@ -235,32 +247,32 @@ def _addon_purchased(w: Writer, r: Recorded, e: Any) -> None:
     w.charge(e, r.position, "prorated", e.prorated_charge)
 
 
-@_handles("AddOnCharged")
-def _addon_charged(w: Writer, r: Recorded, e: Any) -> None:
+@_handles(ev.AddOnCharged)
+def _addon_charged(w: Writer, r: Recorded, e: ev.AddOnCharged) -> None:
     w.charge(e, r.position, "monthly", e.amount)
     w.addon(e, "charged_through = ?", (first_unpaid(e.period_end, e.occurred_at),))
 
 
-@_handles("AddOnCancellationScheduled")
-def _addon_cancellation(w: Writer, r: Recorded, e: Any) -> None:
+@_handles(ev.AddOnCancellationScheduled)
+def _addon_cancellation(w: Writer, r: Recorded, e: ev.AddOnCancellationScheduled) -> None:
     w.addon(e, "status = 'cancellation_scheduled', ends_at = ?", (ts(e.effective_at),))
 
 
-@_handles("AddOnCancellationWithdrawn")
-def _addon_withdrawn(w: Writer, r: Recorded, e: Any) -> None:
+@_handles(ev.AddOnCancellationWithdrawn)
+def _addon_withdrawn(w: Writer, r: Recorded, e: ev.AddOnCancellationWithdrawn) -> None:
     w.addon(e, "status = 'active', ends_at = NULL", ())
 
 
-@_handles("AddOnEnded")
-def _addon_ended(w: Writer, r: Recorded, e: Any) -> None:
+@_handles(ev.AddOnEnded)
+def _addon_ended(w: Writer, r: Recorded, e: ev.AddOnEnded) -> None:
     w.addon(e, "status = 'ended', ends_at = ?", (ts(e.occurred_at),))
 
 
 # ----------------------------------------------------------------------------------------- grants and assignments
 
 
-@_handles("PermissionGranted")
-def _granted(w: Writer, r: Recorded, e: Any) -> None:
+@_handles(ev.PermissionGranted)
+def _granted(w: Writer, r: Recorded, e: ev.PermissionGranted) -> None:
     resource = e.resource or {}
     w.run(
         "INSERT INTO dir_grants{s} (tenant_id, grant_id, user_id, permission, role, scope, resource_type, "
@@ -275,7 +287,7 @@ def _granted(w: Writer, r: Recorded, e: Any) -> None:
             e.scope,
             resource.get("type"),
             resource.get("id"),
-            ts(getattr(e, "starts_at", None)),
+            ts(e.starts_at),
             ts(e.expires_at),
             e.actor,
             ts(e.occurred_at),
@@ -284,13 +296,13 @@ def _granted(w: Writer, r: Recorded, e: Any) -> None:
     )
 
 
-@_handles("PermissionRevoked")
-def _revoked(w: Writer, r: Recorded, e: Any) -> None:
+@_handles(ev.PermissionRevoked)
+def _revoked(w: Writer, r: Recorded, e: ev.PermissionRevoked) -> None:
     w.end_grant(e, "revoked", e.reason)
 
 
-@_handles("GrantStarted")
-def _started(w: Writer, r: Recorded, e: Any) -> None:
+@_handles(ev.GrantStarted)
+def _started(w: Writer, r: Recorded, e: ev.GrantStarted) -> None:
     # R-G3: the sweep stops finding it due; the change feed counts its rows from here (projections.changes).
     w.run(
         "UPDATE dir_grants{s} SET started_position = ? WHERE tenant_id = ? AND grant_id = ?",
@@ -298,13 +310,13 @@ def _started(w: Writer, r: Recorded, e: Any) -> None:
     )
 
 
-@_handles("GrantExpired")
-def _expired(w: Writer, r: Recorded, e: Any) -> None:
+@_handles(ev.GrantExpired)
+def _expired(w: Writer, r: Recorded, e: ev.GrantExpired) -> None:
     w.end_grant(e, "expired", None)
 
 
-@_handles("ResourcesAssigned")
-def _assigned(w: Writer, r: Recorded, e: Any) -> None:
+@_handles(ev.ResourcesAssigned)
+def _assigned(w: Writer, r: Recorded, e: ev.ResourcesAssigned) -> None:
     # Re-assigning a resource to the member who has it changes nothing: their interval goes on.
     moved = [rid for rid in e.resource_ids if e.previous_assignees.get(rid) != e.user_id]
     held = [rid for rid in moved if e.previous_assignees.get(rid) is not None]
@@ -312,8 +324,8 @@ def _assigned(w: Writer, r: Recorded, e: Any) -> None:
     w.open_assignment(e, r.position, e.resource_type, moved, e.user_id)
 
 
-@_handles("ResourceUnassigned")
-def _unassigned(w: Writer, r: Recorded, e: Any) -> None:
+@_handles(ev.ResourceUnassigned)
+def _unassigned(w: Writer, r: Recorded, e: ev.ResourceUnassigned) -> None:
     w.close_assignment(e, r.position, e.resource_type, [e.resource_id], e.reason)
 
 

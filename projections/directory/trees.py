@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from domain.tenant import structure_events as se
+from domain.tenant.events import TenantEvent
 from projections.directory.writer import Writer
 from projections.eventstore import Recorded
 from projections.values import ts
@@ -44,23 +46,23 @@ def _close_definition(w: Writer, r: Recorded, e: Any) -> None:
     )
 
 
-def _role_defined(w: Writer, r: Recorded, e: Any) -> None:
+def _role_defined(w: Writer, r: Recorded, e: se.RoleDefined) -> None:
     _open_definition(w, r, e, e.name, e.includes, e.permissions)
 
 
-def _role_redefined(w: Writer, r: Recorded, e: Any) -> None:
+def _role_redefined(w: Writer, r: Recorded, e: se.RoleRedefined) -> None:
     _close_definition(w, r, e)
     _open_definition(w, r, e, e.new["name"], e.new["includes"], e.new["permissions"])
 
 
-def _role_deleted(w: Writer, r: Recorded, e: Any) -> None:
+def _role_deleted(w: Writer, r: Recorded, e: se.RoleDeleted) -> None:
     _close_definition(w, r, e)
 
 
 # ----------------------------------------------------------------------------------------- restrictions
 
 
-def _restriction_added(w: Writer, r: Recorded, e: Any) -> None:
+def _restriction_added(w: Writer, r: Recorded, e: se.RestrictionAdded) -> None:
     resource = e.resource or {}
     w.run(
         "INSERT INTO dir_restrictions{s} (tenant_id, restriction_id, user_id, permission, scope, resource_type, "
@@ -81,7 +83,7 @@ def _restriction_added(w: Writer, r: Recorded, e: Any) -> None:
     )
 
 
-def _restriction_lifted(w: Writer, r: Recorded, e: Any) -> None:
+def _restriction_lifted(w: Writer, r: Recorded, e: se.RestrictionLifted) -> None:
     w.run(
         "UPDATE dir_restrictions{s} SET status = 'lifted', lifted_at = ?, lifted_position = ?, lift_reason = ? "
         "WHERE tenant_id = ? AND restriction_id = ?",
@@ -167,7 +169,7 @@ REPORTING = Tree("dir_reporting", ("user_id",), ("reports_to",), "managers")
 PARENTS = Tree("dir_parents", ("resource_type", "resource_id"), ("parent_type", "parent_id"), "ancestors")
 
 
-def _reporting_line(w: Writer, r: Recorded, e: Any) -> None:
+def _reporting_line(w: Writer, r: Recorded, e: se.ReportingLineChanged) -> None:
     w.run(
         "UPDATE dir_members{s} SET reports_to = ? WHERE tenant_id = ? AND user_id = ? AND status = 'active'",
         (e.new_reports_to, e.tenant_id, e.user_id),
@@ -175,7 +177,7 @@ def _reporting_line(w: Writer, r: Recorded, e: Any) -> None:
     REPORTING.move(w, r, e, (e.user_id,), None if e.new_reports_to is None else (e.new_reports_to,))
 
 
-def _resource_parent(w: Writer, r: Recorded, e: Any) -> None:
+def _resource_parent(w: Writer, r: Recorded, e: se.ResourceParentSet) -> None:
     parent = None if e.new_parent is None else (e.new_parent["type"], e.new_parent["id"])
     PARENTS.move(w, r, e, (e.resource_type, e.resource_id), parent)
 
@@ -189,12 +191,12 @@ def close_reporting(w: Writer, r: Recorded, e: Any) -> None:
     )
 
 
-HANDLERS: dict[str, Callable[[Writer, Recorded, Any], None]] = {
-    "RoleDefined": _role_defined,
-    "RoleRedefined": _role_redefined,
-    "RoleDeleted": _role_deleted,
-    "RestrictionAdded": _restriction_added,
-    "RestrictionLifted": _restriction_lifted,
-    "ReportingLineChanged": _reporting_line,
-    "ResourceParentSet": _resource_parent,
+HANDLERS: dict[type[TenantEvent], Callable[[Writer, Recorded, Any], None]] = {
+    se.RoleDefined: _role_defined,
+    se.RoleRedefined: _role_redefined,
+    se.RoleDeleted: _role_deleted,
+    se.RestrictionAdded: _restriction_added,
+    se.RestrictionLifted: _restriction_lifted,
+    se.ReportingLineChanged: _reporting_line,
+    se.ResourceParentSet: _resource_parent,
 }

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from projections.batch import BatchSql
 from projections.directory.assignments import AssignmentIntervals
-from projections.directory.schema import BatchSql
 from projections.values import day, ts
 
 

@@ -31,8 +31,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from domain.permissions import expand_grant, implying, is_builtin_role, role_permissions
+from domain.tenant import events as ev
+from domain.tenant import structure_events as se
+from domain.tenant.events import TenantEvent
+from projections.batch import BatchSql, batch_sql, create_tables, insert_rows
 from projections.db import Tx
-from projections.directory.schema import BatchSql, batch_sql, create_tables, insert_rows
 from projections.eventstore import Recorded
 from projections.history.roles import HOLDERS, ROLES, Holder, RoleState, resource_typed
 from projections.history.roles import SCHEMA as ROLE_SCHEMA
@@ -107,7 +110,7 @@ class HistoryProjection:
             rows = _Rows(sql)
             rows.preload(batch)
             for recorded in batch:
-                handler = HANDLERS.get(recorded.event_type)
+                handler = HANDLERS.get(type(recorded.event))
                 if handler is not None:
                     rows.event(recorded)
                     handler(rows, recorded.event)
@@ -115,7 +118,7 @@ class HistoryProjection:
 
 
 # Events that open rows of kinds that may overlap, for whose members `open_since` needs the stored open rows.
-_OPENING = ("PermissionGranted", "RestrictionAdded")
+_OPENING = (ev.PermissionGranted, se.RestrictionAdded)
 
 
 class _Rows:
@@ -139,7 +142,7 @@ class _Rows:
         """The stored open rows of every member granted or restricted in the batch, in a few reads."""
         users: dict[str, set[str]] = {}
         for recorded in batch:
-            if recorded.event_type in _OPENING:
+            if isinstance(recorded.event, _OPENING):
                 users.setdefault(recorded.event.tenant_id, set()).add(recorded.event.user_id)
         for tenant_id, members in users.items():
             ordered = sorted(members)
@@ -289,17 +292,17 @@ class _Rows:
 # ----------------------------------------------------------------------------------------- members and roles
 
 
-def _tenant_opened(rows: _Rows, e: Any) -> None:
+def _tenant_opened(rows: _Rows, e: ev.TenantOpened) -> None:
     rows.open(e, e.user_id, role_holdings("owner"), "role", "owner")
 
 
-def _member_added(rows: _Rows, e: Any) -> None:
+def _member_added(rows: _Rows, e: ev.MemberAdded) -> None:
     rows.open(e, e.user_id, rows.roles.gives(e.tenant_id, e.role), "role", e.role)
     if not is_builtin_role(e.role):
         rows.roles.hold(e.tenant_id, Holder("member", e.user_id, e.user_id, e.role))
 
 
-def _role_changed(rows: _Rows, e: Any) -> None:
+def _role_changed(rows: _Rows, e: ev.MemberRoleChanged) -> None:
     rows.close(e, e.user_id, kinds=("role",))
     rows.open(e, e.user_id, rows.roles.gives(e.tenant_id, e.new_role), "role", e.new_role)
     if not is_builtin_role(e.old_role):
@@ -308,18 +311,18 @@ def _role_changed(rows: _Rows, e: Any) -> None:
         rows.roles.hold(e.tenant_id, Holder("member", e.user_id, e.user_id, e.new_role))
 
 
-def _member_removed(rows: _Rows, e: Any) -> None:
+def _member_removed(rows: _Rows, e: ev.MemberRemoved) -> None:
     # Removal revokes grants and lifts restrictions by their own events first; closing every open row keeps this
     # true whatever comes.
     rows.close(e, e.user_id)
     rows.roles.release(e.tenant_id, "member", e.user_id)
 
 
-def _role_defined(rows: _Rows, e: Any) -> None:
+def _role_defined(rows: _Rows, e: se.RoleDefined) -> None:
     rows.roles.define(e.tenant_id, e.role_id, e.includes, e.permissions)
 
 
-def _role_redefined(rows: _Rows, e: Any) -> None:
+def _role_redefined(rows: _Rows, e: se.RoleRedefined) -> None:
     """R-P7: from this instant every holder (of the role, or of a role including it) holds what it gives now."""
     reached = rows.roles.redefine(e.tenant_id, e.role_id, e.new["includes"], e.new["permissions"])
     for holder, old, new in reached:
@@ -342,17 +345,17 @@ def _role_redefined(rows: _Rows, e: Any) -> None:
             )
 
 
-def _role_deleted(rows: _Rows, e: Any) -> None:
+def _role_deleted(rows: _Rows, e: se.RoleDeleted) -> None:
     rows.roles.delete(e.tenant_id, e.role_id)
 
 
 # ----------------------------------------------------------------------------------------- grants and restrictions
 
 
-def _granted(rows: _Rows, e: Any) -> None:
+def _granted(rows: _Rows, e: ev.PermissionGranted) -> None:
     expires_at = ts(e.expires_at)
-    starts_at = ts(getattr(e, "starts_at", None))
-    role = getattr(e, "role", None)
+    starts_at = ts(e.starts_at)
+    role = e.role
     if role is None:
         held = expand_grant(e.permission, e.scope)
         rows.open(e, e.user_id, held, "grant", e.grant_id, e.resource, expires_at, starts_at)
@@ -364,40 +367,41 @@ def _granted(rows: _Rows, e: Any) -> None:
         rows.roles.hold(e.tenant_id, holder)
 
 
-def _started(rows: _Rows, e: Any) -> None:
+def _started(rows: _Rows, e: ev.GrantStarted) -> None:
     """R-G3: the rows a scheduled grant opened at `starts_at` become this event's own (closed and opened again)."""
     reopened = rows.reopen(e, e.user_id, GRANT_KINDS, e.grant_id)
     for kind, held, resource, expires_at in reopened:
         rows.open(e, e.user_id, held, kind, e.grant_id, resource, expires_at)
 
 
-def _grant_ended(rows: _Rows, e: Any) -> None:
+def _grant_ended(rows: _Rows, e: ev.PermissionRevoked | ev.GrantExpired) -> None:
     rows.close(e, e.user_id, kinds=GRANT_KINDS, source_id=e.grant_id)
     rows.roles.release(e.tenant_id, "grant", e.grant_id)
 
 
-def _restricted(rows: _Rows, e: Any) -> None:
+def _restricted(rows: _Rows, e: se.RestrictionAdded) -> None:
     """R-P8: the restricted permission and every permission implying it are withdrawn at the restriction's scope."""
     withdrawn = {permission: e.scope for permission in implying(e.permission)}
     rows.open(e, e.user_id, withdrawn, RESTRICTION, e.restriction_id, e.resource)
 
 
-def _lifted(rows: _Rows, e: Any) -> None:
+def _lifted(rows: _Rows, e: se.RestrictionLifted) -> None:
     rows.close(e, e.user_id, kinds=(RESTRICTION,), source_id=e.restriction_id)
 
 
-HANDLERS: dict[str, Callable[[_Rows, Any], None]] = {
-    "TenantOpened": _tenant_opened,
-    "MemberAdded": _member_added,
-    "MemberRoleChanged": _role_changed,
-    "MemberRemoved": _member_removed,
-    "RoleDefined": _role_defined,
-    "RoleRedefined": _role_redefined,
-    "RoleDeleted": _role_deleted,
-    "PermissionGranted": _granted,
-    "PermissionRevoked": _grant_ended,
-    "GrantExpired": _grant_ended,
-    "GrantStarted": _started,
-    "RestrictionAdded": _restricted,
-    "RestrictionLifted": _lifted,
+# Keyed by event class: a renamed or removed event fails at import, not silently at run time.
+HANDLERS: dict[type[TenantEvent], Callable[[_Rows, Any], None]] = {
+    ev.TenantOpened: _tenant_opened,
+    ev.MemberAdded: _member_added,
+    ev.MemberRoleChanged: _role_changed,
+    ev.MemberRemoved: _member_removed,
+    se.RoleDefined: _role_defined,
+    se.RoleRedefined: _role_redefined,
+    se.RoleDeleted: _role_deleted,
+    ev.PermissionGranted: _granted,
+    ev.PermissionRevoked: _grant_ended,
+    ev.GrantExpired: _grant_ended,
+    ev.GrantStarted: _started,
+    se.RestrictionAdded: _restricted,
+    se.RestrictionLifted: _lifted,
 }

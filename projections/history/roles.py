@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from domain.permissions import CATALOG, Role, is_builtin_role, role_includes, role_permissions
-from projections.directory.schema import BatchSql
+from projections.batch import BatchSql
 
 ROLES = "history_roles"
 HOLDERS = "history_holders"

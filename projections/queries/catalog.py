@@ -16,7 +16,7 @@ from domain.errors import not_found
 from domain.permissions import BUILTIN_ROLES, Role
 from projections.queries import directory as qd
 from projections.queries.access import lineage_at, tenant_row
-from projections.values import as_of_arg, decode_cursor, encode_cursor, instant_arg, iso, limit_arg, ts
+from projections.values import as_of_arg, decode_cursor, encode_cursor, instant_arg, iso, limit_arg, paged, ts
 
 RESTRICTION_STATUSES = ("active", "lifted")
 
@@ -177,11 +177,7 @@ class CatalogQueries:
                     if user_id in json.loads(row["managers"])
                 }
         rows = [m for m in everyone if m["user_id"] in below and (after is None or m["_key"][0] > after)]
-        next_cursor = encode_cursor(rows[limit - 1]["_key"]) if len(rows) > limit else None
-        items = rows[:limit]
-        for item in items:
-            del item["_key"]
-        return items, next_cursor
+        return paged(rows, limit)
 
     # ------------------------------------------------------------------------------------- resources (R-H2)
 

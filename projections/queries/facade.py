@@ -1,7 +1,8 @@
-"""Every read the API and replay/ make, answered from the read models (the contract: queries_contract.md).
+"""Every read the API and replay/ make, answered from the read models.
 
-Answers are JSON-ready dicts shaped as API.md's resources. Checks, now and as of an instant (R-C3), go through the
-in-memory access cache (`projections.queries.access_cache`); every other answer is one consistent read of the database.
+Answers are JSON-ready dicts shaped as the API's resources (docs/reference/). Checks, now and as of an instant
+(R-C3), go through the in-memory access cache (`projections.queries.access_cache`); every other answer is one
+consistent read of the database.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from domain.clock import utc_now
 from domain.errors import not_found, validation
 from domain.permissions import is_permission
 from projections.audit import projection as audit
+from projections.audit.verify import verify_tenant
 from projections.db import ReadStore
 from projections.queries import directory as qd
 from projections.queries.access import (
@@ -29,19 +31,11 @@ from projections.queries.access_cache import DEFAULT_MAX_BYTES, AccessCache
 from projections.queries.catalog import CatalogQueries
 from projections.queries.history import diff, explaining_positions
 from projections.queries.integrations import IntegrationQueries
+from projections.queries.listings import ListingQueries
 from projections.values import as_of_arg, decode_cursor, encode_cursor, instant_arg, iso, limit_arg, ts
 from projections.watch import PositionWatch
 
 Resource = tuple[str, str]
-
-
-def _paged(rows: list[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], str | None]:
-    """Items without their sort keys, and the cursor of the next page (None on the last one)."""
-    cursor = encode_cursor(rows[limit - 1]["_key"]) if len(rows) > limit else None
-    items = rows[:limit]
-    for item in items:
-        del item["_key"]
-    return items, cursor
 
 
 def _permission(permission: str) -> str:
@@ -62,7 +56,7 @@ def _resource(resource: Any) -> Resource | None:
     return (resource[0], resource[1])
 
 
-class Queries(CatalogQueries, IntegrationQueries):
+class Queries(ListingQueries, CatalogQueries, IntegrationQueries):
     """Read-side answers; each method opens its own reader, checks go through the access cache."""
 
     def __init__(
@@ -124,130 +118,6 @@ class Queries(CatalogQueries, IntegrationQueries):
                 (token_hash,),
             )
         return None if row is None else dict(row)
-
-    # ------------------------------------------------------------------------------------- members
-
-    def members(
-        self,
-        tenant_id: str,
-        role: str | None = None,
-        status: str = "active",
-        as_of: datetime | None = None,
-        cursor: str | None = None,
-        limit: int = 100,
-        now: datetime | None = None,
-    ) -> tuple[list[dict[str, Any]], str | None]:
-        """Members in seat order, filtered by role and status, now or as of an instant (R-C3)."""
-        status = qd.choice(status, qd.MEMBER_STATUSES, "status") or "active"
-        at = as_of_arg(as_of, instant_arg(now, "now") or utc_now())
-        limit = limit_arg(limit)
-        key = decode_cursor(cursor, (int,))
-        with self.store.reader() as tx:
-            tenant_row(tx, tenant_id)
-            rows = qd.members(tx, tenant_id, role, status, ts(at), key[0] if key else None, limit)
-        return _paged(rows, limit)
-
-    def member(self, tenant_id: str, user_id: str) -> dict[str, Any] | None:
-        """The latest membership of `user_id` (active or removed), or None."""
-        with self.store.reader() as tx:
-            tenant_row(tx, tenant_id)
-            return qd.member(tx, tenant_id, user_id)
-
-    # ------------------------------------------------------------------------------------- invitations
-
-    def invitations(
-        self,
-        tenant_id: str,
-        status: str | None = None,
-        cursor: str | None = None,
-        limit: int = 100,
-        now: datetime | None = None,
-    ) -> tuple[list[dict[str, Any]], str | None]:
-        """Invitations in the order they were sent; `expired` from `expires_at` on."""
-        status = qd.choice(status, qd.INVITATION_STATUSES, "status")
-        at = ts(instant_arg(now, "now") or utc_now())
-        limit = limit_arg(limit)
-        key = decode_cursor(cursor, (int,))
-        with self.store.reader() as tx:
-            tenant_row(tx, tenant_id)
-            rows = qd.invitations(tx, tenant_id, status, at, key[0] if key else None, limit)
-        return _paged(rows, limit)
-
-    def invitation(self, tenant_id: str, invitation_id: str, now: datetime | None = None) -> dict[str, Any] | None:
-        at = ts(instant_arg(now, "now") or utc_now())
-        with self.store.reader() as tx:
-            tenant_row(tx, tenant_id)
-            return qd.invitation(tx, tenant_id, invitation_id, at)
-
-    # ------------------------------------------------------------------------------------- add-ons and charges
-
-    def addons(self, tenant_id: str) -> list[dict[str, Any]]:
-        with self.store.reader() as tx:
-            tenant_row(tx, tenant_id)
-            return qd.addons(tx, tenant_id)
-
-    def addon(self, tenant_id: str, addon_id: str) -> dict[str, Any] | None:
-        with self.store.reader() as tx:
-            tenant_row(tx, tenant_id)
-            row = tx.one("SELECT * FROM dir_addons WHERE tenant_id = ? AND addon_id = ?", (tenant_id, addon_id))
-        return None if row is None else qd.addon_dict(row)
-
-    def charges(
-        self, tenant_id: str, cursor: str | None = None, limit: int = 100
-    ) -> tuple[list[dict[str, Any]], str | None]:
-        """Charges in the order they were made: the prorated one of each purchase, then monthly ones (R-S2)."""
-        limit = limit_arg(limit)
-        key = decode_cursor(cursor, (int,))
-        with self.store.reader() as tx:
-            tenant_row(tx, tenant_id)
-            rows = qd.charges(tx, tenant_id, key[0] if key else None, limit)
-        return _paged(rows, limit)
-
-    # ------------------------------------------------------------------------------------- grants and assignments
-
-    def grants(
-        self,
-        tenant_id: str,
-        user_id: str | None = None,
-        status: str | None = None,
-        cursor: str | None = None,
-        limit: int = 100,
-        now: datetime | None = None,
-    ) -> tuple[list[dict[str, Any]], str | None]:
-        """Grants in the order they were given; `expired` from `expires_at` on (R-G2)."""
-        status = qd.choice(status, qd.GRANT_STATUSES, "status")
-        at = ts(instant_arg(now, "now") or utc_now())
-        limit = limit_arg(limit)
-        key = decode_cursor(cursor, (int,))
-        with self.store.reader() as tx:
-            tenant_row(tx, tenant_id)
-            rows = qd.grants(tx, tenant_id, user_id, status, at, key[0] if key else None, limit)
-        return _paged(rows, limit)
-
-    def grant(self, tenant_id: str, grant_id: str, now: datetime | None = None) -> dict[str, Any] | None:
-        at = ts(instant_arg(now, "now") or utc_now())
-        with self.store.reader() as tx:
-            tenant_row(tx, tenant_id)
-            return qd.grant(tx, tenant_id, grant_id, at)
-
-    def assignments(
-        self,
-        tenant_id: str,
-        user_id: str | None = None,
-        resource_type: str | None = None,
-        as_of: datetime | None = None,
-        cursor: str | None = None,
-        limit: int = 100,
-        now: datetime | None = None,
-    ) -> tuple[list[dict[str, Any]], str | None]:
-        """Assignments now or as of an instant, by resource type and id (R-A1, R-C3)."""
-        at = as_of_arg(as_of, instant_arg(now, "now") or utc_now())
-        limit = limit_arg(limit)
-        key = decode_cursor(cursor, (str, str))
-        with self.store.reader() as tx:
-            tenant_row(tx, tenant_id)
-            rows = qd.assignments(tx, tenant_id, user_id, resource_type, ts(at), key, limit)
-        return _paged(rows, limit)
 
     # ------------------------------------------------------------------------------------- checks (R-C1…R-C3)
 
@@ -400,7 +270,7 @@ class Queries(CatalogQueries, IntegrationQueries):
         if self.app is None:
             raise RuntimeError("Queries needs the application (Queries(store, app=...)) to verify the audit trail")
         self._require_tenant(tenant_id)
-        return audit.verify(self.store, self.app, tenant_id)
+        return verify_tenant(self.store, self.app, tenant_id)
 
     # ------------------------------------------------------------------------------------- positions
 

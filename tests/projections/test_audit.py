@@ -1,17 +1,14 @@
 """The audit trail on SQLite and PostgreSQL: every event once with its fields (R-L1), a hash chain that verify
-checks against the event store (R-L2), UPDATE/DELETE refused by the database (R-L3), filters, paging and export
-(R-L4).
+checks against the event store (R-L2) and UPDATE/DELETE refused by the database (R-L3); reading it (R-L4): see
+test_audit_reading.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import sqlite3
-from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 import psycopg
@@ -20,30 +17,19 @@ import rfc8785
 
 from domain.application import AccessLedger, hash_token
 from domain.clock import ManualClock
-from domain.errors import DomainError
 from domain.tenant.metadata import event_data
 from projections.audit.projection import (
-    FIELDS,
     GENESIS_HASH,
     AuditProjection,
-    audit_export,
     audit_page,
-    verify,
-    verify_all,
 )
+from projections.audit.verify import verify_every_tenant, verify_tenant
 from projections.db import ReadStore
 from projections.eventstore import event_store_tables
 from projections.guards import install_guards
 from projections.runner import Runner
 from tests.projections.random_history import RandomHistory
 from tests.support import actor, add_member, open_tenant, owner, recorded_events
-
-
-@pytest.fixture
-def store(ledger: AccessLedger) -> Iterator[ReadStore]:
-    read_store = ReadStore(ledger.database)
-    yield read_store
-    read_store.close()
 
 
 @pytest.fixture
@@ -170,8 +156,8 @@ def test_R_L2_chain_links_every_entry_and_verifies(ledger, clock, store, runner)
             body = {k: v for k, v in item.items() if k != "hash"}
             assert item["hash"] == hashlib.sha256(bytes.fromhex(previous) + rfc8785.dumps(body)).hexdigest()
             previous = item["hash"]
-        assert verify(store, ledger, tenant_id) == {"ok": True, "entries": len(items), "first_mismatch": None}
-    everything = verify_all(store, ledger)
+        assert verify_tenant(store, ledger, tenant_id) == {"ok": True, "entries": len(items), "first_mismatch": None}
+    everything = verify_every_tenant(store, ledger)
     assert everything["ok"] and everything["entries"] == ledger.head_position()
 
 
@@ -220,13 +206,13 @@ def test_R_L2_verify_names_the_first_tampered_entry(ledger, clock, store, runner
     params = (victim["position"],) if kind == "delete" else (values[kind], victim["position"])
     with store.transaction() as tx:
         tx.execute(statement, params)
-    result = verify(store, ledger, tenant_id)
+    result = verify_tenant(store, ledger, tenant_id)
     assert result["ok"] is False
     mismatch = result["first_mismatch"]
     assert (mismatch["sequence"], mismatch["position"]) == (victim["sequence"], victim["position"])
     assert mismatch["problem"].startswith(problem)
-    assert verify(store, ledger, driver.tenants[0])["ok"] is True
-    everything = verify_all(store, ledger)
+    assert verify_tenant(store, ledger, driver.tenants[0])["ok"] is True
+    everything = verify_every_tenant(store, ledger)
     assert everything["ok"] is False
     assert [m["tenant_id"] for m in everything["mismatches"]] == [tenant_id]
     assert everything["first_mismatch"]["position"] == victim["position"]
@@ -257,7 +243,7 @@ def test_R_L2_a_rehashed_forgery_is_still_caught_by_the_event_store(ledger, cloc
                 "UPDATE audit_entries SET actor = ?, prev_hash = ?, hash = ? WHERE position = ?",
                 (entry["actor"], entry["prev_hash"], entry["hash"], entry["position"]),
             )
-    mismatch = verify(store, ledger, tenant_id)["first_mismatch"]
+    mismatch = verify_tenant(store, ledger, tenant_id)["first_mismatch"]
     assert mismatch == {
         "sequence": entries[start]["sequence"],
         "position": entries[start]["position"],
@@ -307,118 +293,3 @@ def test_R_L3_update_and_delete_fail_in_the_database(ledger, store, runner, tabl
     # Tracking is updated in place and must stay writable.
     with store.transaction() as tx:
         tx.execute("UPDATE projection_tracking SET position = position WHERE name = 'audit'")
-
-
-# ----------------------------------------------------------------- R-L4
-
-
-@pytest.fixture
-def trail(ledger, clock, store, runner) -> dict[str, Any]:
-    """Tenant acme with a known history over several days, and a second tenant that must never show up."""
-    opened = open_tenant(ledger, included_seats=10)
-    open_tenant(ledger, "globex", included_seats=10)
-    add_member(ledger, "ann", "admin")
-    for day in range(6):
-        clock.set(clock.now() + timedelta(days=1))
-        add_member(ledger, f"b{day}", by="ann" if day % 2 else "olga")
-        ledger.change_role(opened.tenant_id, actor("ann"), f"b{day}", "manager")
-        add_member(ledger, f"x{day}", tenant_id="globex")
-    runner.catch_up()
-    return {"tenant_id": "acme", "entries": all_entries(store, "acme")}
-
-
-def page_all(store: ReadStore, limit: int, **filters: Any) -> list[dict[str, Any]]:
-    out, cursor = [], None
-    while True:
-        with store.reader() as tx:
-            items, cursor = audit_page(tx, "acme", cursor=cursor, limit=limit, **filters)
-        assert len(items) <= limit
-        out.extend(items)
-        if cursor is None:
-            return out
-
-
-def test_R_L4_filters_by_time_actor_subject_and_type(store, trail):
-    """R-L4: since (inclusive) and until (exclusive) on occurred_at, actor, subject and event types combine."""
-    entries = trail["entries"]
-    assert {e["tenant_id"] for e in entries} == {"acme"}
-    instants = sorted({e["occurred_at"] for e in entries})
-    since, until = instants[2], instants[5]
-
-    def parse(text: str) -> datetime:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-    cases = [
-        ({"since": parse(since)}, lambda e: e["occurred_at"] >= since),
-        ({"until": parse(until)}, lambda e: e["occurred_at"] < until),
-        ({"since": parse(since), "until": parse(until)}, lambda e: since <= e["occurred_at"] < until),
-        ({"actor": "ann"}, lambda e: e["actor"] == "ann"),
-        ({"subject": "b3"}, lambda e: e["subject"] == "b3"),
-        ({"types": ["MemberRoleChanged"]}, lambda e: e["event_type"] == "MemberRoleChanged"),
-        (
-            {"types": ["MemberAdded", "TokenIssued"], "actor": "olga"},
-            lambda e: e["event_type"] in ("MemberAdded", "TokenIssued") and e["actor"] == "olga",
-        ),
-    ]
-    for filters, keep in cases:
-        expected = [e for e in entries if keep(e)]
-        assert expected, filters
-        assert len(expected) < len(entries), filters
-        assert page_all(store, 1000, **filters) == expected, filters
-        assert page_all(store, 3, **filters) == expected, filters
-
-
-def test_R_L4_cursor_pages_through_everything_once(store, trail):
-    """R-L4: pages follow each other with an opaque cursor; together they are the whole trail, in order."""
-    assert page_all(store, 4) == trail["entries"]
-    assert page_all(store, 1) == trail["entries"]
-
-
-@pytest.mark.parametrize("cursor", ["garbage!", "eyJ4IjogMX0", "", "bm90IGpzb24"])
-def test_R_L4_malformed_cursor_is_a_validation_error(store, trail, cursor):
-    """R-L4 / API.md: a cursor this server did not write answers validation_error."""
-    with pytest.raises(DomainError) as raised, store.reader() as tx:
-        audit_page(tx, "acme", cursor=cursor)
-    assert raised.value.code == "validation_error"
-
-
-@pytest.mark.parametrize("bad", [{"limit": 0}, {"limit": 1001}, {"types": ["NoSuchEvent"]}])
-def test_R_L4_bad_limit_or_unknown_type_is_a_validation_error(store, trail, bad):
-    """R-L4: limit is 1..1000 and event types are the ones API.md lists."""
-    with pytest.raises(DomainError) as raised, store.reader() as tx:
-        audit_page(tx, "acme", **bad)
-    assert raised.value.code == "validation_error"
-
-
-def test_R_L4_export_jsonl_and_csv_hold_every_matching_entry(store, trail):
-    """R-L4: JSON Lines (one entry a line) and CSV (header, `data` as JSON text) hold exactly the matches."""
-    entries = trail["entries"]
-    lines = "".join(audit_export(store, "acme", "jsonl")).splitlines()
-    assert [json.loads(line) for line in lines] == entries
-    table = list(csv.reader(io.StringIO("".join(audit_export(store, "acme", "csv")))))
-    assert table[0] == list(FIELDS)
-    assert len(table) == len(entries) + 1
-    for record, entry in zip(table[1:], entries, strict=True):
-        row = dict(zip(FIELDS, record, strict=True))
-        assert int(row["position"]) == entry["position"]
-        assert json.loads(row["data"]) == entry["data"]
-        assert row["hash"] == entry["hash"]
-        assert row["subject"] == (entry["subject"] or "")
-    only = "".join(audit_export(store, "acme", "jsonl", {"types": ["MemberRoleChanged"], "actor": "ann"}))
-    expected = [e for e in entries if e["event_type"] == "MemberRoleChanged" and e["actor"] == "ann"]
-    assert [json.loads(line) for line in only.splitlines()] == expected
-
-
-def test_R_L4_export_streams_in_bounded_chunks(ledger, store, runner, monkeypatch):
-    """R-L4: export is a stream of bounded chunks read from a cursor, never the whole trail at once."""
-    monkeypatch.setattr("projections.audit.projection.EXPORT_CHUNK", 10)
-    opened = open_tenant(ledger)
-    for _ in range(45):
-        ledger.issue_token(opened.tenant_id, owner())
-    runner.catch_up()
-    stream = audit_export(store, opened.tenant_id, "jsonl")
-    assert not isinstance(stream, (list, str))
-    sizes = [chunk.count("\n") for chunk in stream]
-    assert sizes == [10, 10, 10, 10, 6]
-    with pytest.raises(DomainError):
-        audit_export(store, opened.tenant_id, "xml")

@@ -19,9 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from domain.application import AccessLedger
 from projections import all_projections
-from projections.audit.projection import verify_all
+from projections.audit.verify import verify_every_tenant
 from projections.db import ReadStore
 from projections.rebuild import rebuild
 from projections.runner import Runner
@@ -39,13 +38,6 @@ from projections.runner import Runner
 app = AccessLedger(sys.argv[1])
 Runner(app, ReadStore(app.database), all_projections()).run_forever(threading.Event(), poll_interval=0.02)
 """
-
-
-@pytest.fixture
-def store(ledger: AccessLedger) -> Iterator[ReadStore]:
-    read_store = ReadStore(ledger.database)
-    yield read_store
-    read_store.close()
 
 
 @pytest.fixture
@@ -107,7 +99,7 @@ def test_R_X4_projection_loop_killed_20_times_projects_every_event_exactly_once(
     with store.reader() as tx:
         positions = [r["position"] for r in tx.all("SELECT position FROM audit_entries ORDER BY position")]
     assert positions == [n.id for n in ledger.recorder.select_notifications(1, 1_000_000)]
-    assert verify_all(store, ledger)["ok"] is True
+    assert verify_every_tenant(store, ledger)["ok"] is True
     tables = projection_tables(projections)
     projected = dump_tables(store, tables)
     assert rebuild(ledger, store, projections)["ok"] is True

@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,8 @@ import pytest
 
 from domain.application import AccessLedger
 from projections import all_projections
-from projections.audit.projection import audit_page, verify_all
+from projections.audit.projection import audit_page
+from projections.audit.verify import verify_every_tenant
 from projections.db import ReadStore
 from projections.rebuild import rebuild
 from projections.runner import Runner
@@ -34,13 +34,6 @@ from tests.projections.random_history import (
 from tests.support import owner
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def store(ledger: AccessLedger) -> Iterator[ReadStore]:
-    read_store = ReadStore(ledger.database)
-    yield read_store
-    read_store.close()
 
 
 @pytest.fixture
@@ -88,7 +81,7 @@ def test_R_R1_whole_rebuild_equals_the_incremental_tables_row_for_row(
     assert rebuild(ledger, store, projections)["ok"] is True
     assert dump_tables(store, tables) == live
     assert index_names(store) == indexes
-    assert verify_all(store, ledger)["ok"] is True
+    assert verify_every_tenant(store, ledger)["ok"] is True
 
 
 def test_R_R1_rebuild_while_commands_arrive_then_catch_up(ledger, clock, store, runner, projections, monkeypatch):
@@ -151,7 +144,7 @@ def test_R_R1_rebuild_beside_a_live_runner_and_readers(ledger, clock, store, run
     runner.catch_up()
     tables = projection_tables(projections)
     projected = dump_tables(store, tables)
-    assert verify_all(store, ledger)["ok"] is True
+    assert verify_every_tenant(store, ledger)["ok"] is True
     assert rebuild(ledger, store, projections)["ok"] is True
     assert dump_tables(store, tables) == projected
 
@@ -173,7 +166,7 @@ def test_R_R1_one_tenant_rebuild_restores_that_tenants_rows_only(ledger, clock, 
         count = tx.scalar("SELECT count(*) AS n FROM audit_entries WHERE tenant_id = ?", (victim,))
     assert result["events"] == count  # each of the tenant's events once, however many projections read it
     assert dump_tables(store, tables) == live
-    assert verify_all(store, ledger)["ok"] is True
+    assert verify_every_tenant(store, ledger)["ok"] is True
 
 
 def tamper(store: ReadStore, tenant_id: str) -> dict[str, Any]:
@@ -255,7 +248,7 @@ def test_R_X4_a_rebuild_killed_midway_leaves_the_old_tables_serving(ledger, cloc
     assert "audit_entries_next" in table_names(store)  # it really died half-way
     assert dump_tables(store, tables) == before
     assert tracking(store) == positions
-    assert verify_all(store, ledger)["ok"] is True
+    assert verify_every_tenant(store, ledger)["ok"] is True
     ledger.issue_token(next(iter(before["audit_entries"]))["tenant_id"], owner())
     runner.catch_up()
     result = rebuild(ledger, store, projections)

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from domain.errors import DomainError
-from replay import check, diff, state, timeline
+from replay import check, state, timeline
 from tests.projections.readside import read_side
 from tests.support import START, TENANT, actor, add_member, open_tenant, owner
 
@@ -59,12 +59,12 @@ def test_R_C2_explained_check_lines_name_decision_reason_vias_and_events(ledger,
         ledger.assign(TENANT, actor(), resource_type="lead", resource_ids=["L-17"], user_id="bob")
         rs.later(minutes=5)
         rs.sync()
-        answer = check.explained_check(rs.q, TENANT, "bob", "leads.view_details", ("lead", "L-17"), now=rs.now)
+        answer = rs.q.explain(TENANT, "bob", "leads.view_details", ("lead", "L-17"), now=rs.now)
         lines = check.decision_lines(answer, "bob", "leads.view_details", ("lead", "L-17"))
         assert lines[0] == "allowed"
         assert "  role broker" in lines and "  assignment of lead:L-17" in lines
         assert any("ResourcesAssigned" in line and "lead:L-17 assigned to bob" in line for line in lines)
-        denied = check.explained_check(rs.q, TENANT, "bob", "leads.view_details", ("lead", "L-18"), now=rs.now)
+        denied = rs.q.explain(TENANT, "bob", "leads.view_details", ("lead", "L-18"), now=rs.now)
         lines = check.decision_lines(denied, "bob", "leads.view_details", ("lead", "L-18"))
         assert lines[0] == "denied" and any(line.startswith("  reason      not_assigned") for line in lines)
 
@@ -85,11 +85,11 @@ def test_R_R2_timeline_for_a_user_merges_actor_and_subject_and_diff_names_the_ev
         lines = [timeline.line(e) for e in entries]
         assert lines[-1].split()[2:5] == ["MemberRemoved", "bob", "carl"]
         assert lines[-1].endswith('carl removed (removed) - "moved on"')
-        changes = diff.permission_diff(rs.q, TENANT, START + timedelta(minutes=30), rs.now, now=rs.now)
+        changes = rs.q.diff(TENANT, START + timedelta(minutes=30), rs.now, now=rs.now)
         carl = [c for c in changes if c["user_id"] == "carl"]
         assert carl == [], "gained and lost inside the window: no difference between its two ends"
         with pytest.raises(DomainError):
-            diff.permission_diff(rs.q, TENANT, rs.now, START, now=rs.now)
+            rs.q.diff(TENANT, rs.now, START, now=rs.now)
 
 
 def test_R_L1_every_event_type_has_a_readable_summary():

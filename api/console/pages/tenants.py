@@ -19,7 +19,7 @@ from api.http.routes import billing as billing_routes
 from api.http.routes import tenants as tenant_routes
 from api.runtime import Services
 from domain.errors import DomainError
-from projections.audit.projection import encode_cursor
+from projections.values import encode_cursor
 from replay.state import sequence_at, state
 
 router = APIRouter(include_in_schema=False)
@@ -33,7 +33,7 @@ def _last_activity(services: Services, tenant_id: str) -> str | None:
     last = sequence_at(services.store, tenant_id)
     if not last:
         return None
-    items, _ = services.queries.audit(tenant_id, cursor=encode_cursor(last - 1), limit=1)
+    items, _ = services.queries.audit(tenant_id, cursor=encode_cursor([last - 1]), limit=1)
     return items[0]["occurred_at"] if items else None
 
 
