@@ -79,7 +79,6 @@ def _one_command(tenant: Any, rng: random.Random, serial: int) -> None:
             scope="all",
             resource=None,
             expires_at=None,
-            now=tenant.last_occurred_at,
         )
     else:
         ids = [f"L{serial}-{i}" for i in range(rng.randint(1, 3))]

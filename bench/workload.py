@@ -226,7 +226,6 @@ def churned_history(tenant_id: str, target: int, start: datetime, seed: int = 7)
                     scope="resource",
                     resource={"type": "lead", "id": lead},
                     expires_at=None,
-                    now=b.at,
                 ),
             )
             grants.append(grant_id)
