@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from projections.directory.schema import BatchSql
+from projections.batch import BatchSql
 from projections.runner import Recorded
 from projections.values import ts
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.api.http.conftest import Api
+from tests.api.http.client import Api
 
 
 def head(api: Api) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.api.http.conftest import TENANT, Api, assert_problem
+from tests.api.http.client import TENANT, Api, assert_problem
 from tests.security.helpers import check, head
 
 T = f"/v1/tenants/{TENANT}"

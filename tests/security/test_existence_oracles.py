@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from tests.api.http.conftest import Api
+from tests.api.http.client import Api
 
 
 def shape(answer: Any) -> tuple[int, str, str, str | None]:

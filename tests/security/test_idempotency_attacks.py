@@ -15,7 +15,7 @@ import api.http.idempotency as idempotency
 from api.http.app import create_app
 from api.settings import Settings
 from domain.application import hash_token
-from tests.api.http.conftest import TENANT, Api, assert_problem
+from tests.api.http.client import TENANT, Api, assert_problem
 from tests.security.helpers import head
 
 T = f"/v1/tenants/{TENANT}"

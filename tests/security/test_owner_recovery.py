@@ -3,7 +3,7 @@ token a new one (finding 5 of issue 13)."""
 
 from __future__ import annotations
 
-from tests.api.http.conftest import TENANT, Api, assert_problem
+from tests.api.http.client import TENANT, Api, assert_problem
 from tests.security.helpers import head
 
 T = f"/v1/tenants/{TENANT}"

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.http.conftest import TENANT, Api, assert_problem
+from tests.api.http.client import TENANT, Api, assert_problem
 from tests.security.helpers import head
 
 T = f"/v1/tenants/{TENANT}"

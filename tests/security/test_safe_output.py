@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.api.http.conftest import TENANT, Api
+from tests.api.http.client import TENANT, Api
 from tests.support import actor
 
 T = f"/v1/tenants/{TENANT}"

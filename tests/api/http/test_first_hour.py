@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from api.http.app import create_app
 from api.settings import Settings
-from tests.api.http.conftest import OPERATOR_TOKEN, assert_problem, bearer
+from tests.api.http.client import OPERATOR_TOKEN, assert_problem, bearer
 
 
 def test_operator_lists_every_tenant_oldest_first_with_paging_and_status(api):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from tests.api.http.conftest import TENANT, Api, assert_problem
+from tests.api.http.client import TENANT, Api, assert_problem
 
 BASE = f"/v1/tenants/{TENANT}"
 RESOURCES = f"{BASE}/lookup/resources"
