@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.api.http.client import OPERATOR_TOKEN, TENANT, Api, api, settings  # noqa: F401 (fixtures used here)
+from tests.api.http.client import OPERATOR_TOKEN, TENANT, Api
+from tests.api.http.conftest import api, settings  # noqa: F401 - fixtures used here
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
