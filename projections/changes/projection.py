@@ -16,11 +16,11 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+from projections.batch import batch_sql, create_tables, insert_rows
 from projections.changes.effective import Access, effective
 from projections.db import Tx
-from projections.directory.schema import batch_sql, create_tables, insert_rows
+from projections.eventstore import Recorded
 from projections.queries.decide import holding_of
-from projections.runner import Recorded
 from projections.values import ts
 
 TABLE = "access_changes"

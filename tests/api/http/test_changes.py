@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 
-from tests.api.http.conftest import TENANT, Api, assert_problem
+from tests.api.http.client import TENANT, Api, assert_problem
 
 CHANGES = f"/v1/tenants/{TENANT}/changes"
 

@@ -9,7 +9,7 @@ import time
 import psycopg
 import pytest
 
-from tests.api.http.conftest import TENANT, Api, assert_problem
+from tests.api.http.client import TENANT, Api, assert_problem
 
 
 def _outage(database_url: str, allow: bool) -> None:
