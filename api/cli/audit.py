@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
+from api.cli.output import stdout as out
 from api.cli.support import BadInput, fail, ledger_for, note_lag, parse_instant, print_json, require_tenant
-from api.cli.support import stdout as out
 from projections.safe_output import terminal_json, terminal_text
 
 audit_app = typer.Typer(

@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from api.cli.documents import read_document, validated
+from api.cli.output import stdout as out
 from api.cli.support import (
     BadInput,
     instant_text,
@@ -17,7 +18,6 @@ from api.cli.support import (
     print_json,
     require_tenant,
 )
-from api.cli.support import stdout as out
 
 TenantOption = Annotated[str, typer.Option("--tenant", help="The tenant id.", show_default=False)]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of text.")]

@@ -7,9 +7,9 @@ from typing import Annotated, Any
 
 import typer
 
+from api.cli.output import stdout as out
 from api.cli.replay import Json, Tenant, _table, replay_app
 from api.cli.support import BadInput, ledger_for, note_lag, parse_instant, parse_resource, print_json, require_tenant
-from api.cli.support import stdout as out
 from replay.check import via_text
 
 PAGE = 1000

@@ -10,6 +10,7 @@ from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn, TimeE
 from rich.table import Table
 from rich.text import Text
 
+from api.cli.output import stdout as out
 from api.cli.support import (
     BadInput,
     instant_text,
@@ -22,7 +23,6 @@ from api.cli.support import (
     require_user,
     stderr,
 )
-from api.cli.support import stdout as out
 from projections.safe_output import terminal_json, terminal_safe, terminal_text
 
 replay_app = typer.Typer(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from api.cli.support import fail, stderr
+from api.cli.output import fail, stderr
 from api.settings import ConfigurationError, Settings, load_settings, warn_unknown_variables_once
 from domain.storage import Database, parse_database_url
 

@@ -11,33 +11,18 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import click
 import typer
-from rich.console import Console
 
+from api.cli.output import BadInput, fail, stderr
 from domain.errors import DomainError
 from projections.safe_output import terminal_json
 
 if TYPE_CHECKING:  # opening the database imports eventsourcing and the projections: only when a command runs
     from api.runtime import Runtime
     from domain.clock import Clock
-
-EXIT_BAD_INPUT = 2
-# Piped output gets room for the widest row, so tables come out unfolded for grep and for pasting into documents.
-stdout = Console(soft_wrap=True, highlight=False, width=None if sys.stdout.isatty() else 1000)
-stderr = Console(stderr=True, soft_wrap=True, highlight=False)
-
-
-class BadInput(Exception):
-    """Something the user typed or configured does not work; the message is the one line they see."""
-
-
-def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
-    """One line on standard error, then the exit status (2: bad input)."""
-    stderr.print(f"accessledger: error: {message}", markup=False)
-    raise typer.Exit(code)
 
 
 def parse_instant(text: str | None, option: str) -> datetime | None:

@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from api.cli.output import stdout as out
 from api.cli.support import BadInput, fail, ledger_for, parse_instant, shown_url, stderr
-from api.cli.support import stdout as out
 
 
 def demo(
