@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from projections.batch import BatchSql
-from projections.runner import Recorded
+from projections.eventstore import Recorded
 from projections.values import ts
 
 TABLE = "dir_resources"  # see projections.directory.schema

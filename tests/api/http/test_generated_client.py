@@ -16,7 +16,7 @@ import httpx
 from fastapi.testclient import TestClient
 
 from api.http.app import create_app
-from tests.api.http.conftest import OPERATOR_TOKEN
+from tests.api.http.client import OPERATOR_TOKEN
 
 GENERATOR = str(Path(sys.executable).parent / "openapi-python-client")
 PACKAGE = "accessledger_client"
