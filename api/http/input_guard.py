@@ -144,6 +144,8 @@ class InputGuard:
         try:
             if raw.strip():
                 value = parse_body(raw)
+                if not isinstance(value, dict):
+                    raise Refused(["body"], "the body must be a JSON object")
                 check_json(value, ["body"])
                 if value != {} and not self._takes_body(scope):
                     raise Refused(["body"], "this route takes no body (send none, or {})")

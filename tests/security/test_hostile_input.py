@@ -97,3 +97,17 @@ def test_R_X8_finding7_a_min_position_beyond_the_head_answers_422_at_once(acme: 
     assert_problem(answer, 422, "position_ahead")
     assert answer.elapsed.total_seconds() < 1
     assert acme.get(f"{T}/members", "aud", params={"min_position": head(acme)}).status_code == 200
+
+
+def test_R_X6_invalid_utf8_in_headers_and_queries_is_refused() -> None:
+    """Test clients re-encode header text, so the raw bytes a real client may send are checked directly."""
+    from api.http.input_guard import Refused, check_target
+
+    for scope in (
+        {"path": "/v1/tenants", "query_string": b"", "headers": [(b"x-reason", b"\xff\xfe")]},
+        {"path": "/v1/tenants", "query_string": b"status=%FF", "headers": []},
+        {"path": "/v1/tenants/a\u202eb", "query_string": b"", "headers": []},
+    ):
+        with pytest.raises(Refused):
+            check_target(scope)
+    check_target({"path": "/v1/tenants", "query_string": b"status=%C3%A9&x", "headers": [(b"x-reason", "é".encode())]})
