@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from functools import cached_property
 from types import SimpleNamespace
 from typing import Any
 
@@ -39,24 +40,36 @@ NOTHING = Reach(frozenset(), False, frozenset())
 
 
 class _Index:
-    """Per-view lookups built once: known leads, leads by assignee, children by parent."""
+    """Per-view lookups, each built on first use: known leads, leads by assignee, children by parent."""
 
     def __init__(self, access: Access) -> None:
-        tenant = access.tenant
+        self.access = access
+
+    @cached_property
+    def known_leads(self) -> frozenset[str]:
+        tenant = self.access.tenant
         keys: set[str] = set(tenant.assignments)
         for child, parent in getattr(tenant, "parents", {}).items():
             keys.update((child, parent))
-        for record in (*tenant.grants.values(), *access.restrictions):
+        for record in (*tenant.grants.values(), *self.access.restrictions):
             if getattr(record, "resource_type", None):
                 keys.add(resource_key(record.resource_type, record.resource_id))
-        self.known_leads = frozenset(k for k in keys if k.startswith(LEAD + ":"))
-        self.by_assignee: dict[str, set[str]] = {}
-        for key, assignee in tenant.assignments.items():
+        return frozenset(k for k in keys if k.startswith(LEAD + ":"))
+
+    @cached_property
+    def by_assignee(self) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {}
+        for key, assignee in self.access.tenant.assignments.items():
             if key.startswith(LEAD + ":"):
-                self.by_assignee.setdefault(assignee, set()).add(key)
-        self.children: dict[str, list[str]] = {}
-        for child, parent in getattr(tenant, "parents", {}).items():
-            self.children.setdefault(parent, []).append(child)
+                out.setdefault(assignee, set()).add(key)
+        return out
+
+    @cached_property
+    def children(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for child, parent in getattr(self.access.tenant, "parents", {}).items():
+            out.setdefault(parent, []).append(child)
+        return out
 
     def leads_at_or_below(self, key: str) -> set[str]:
         found, todo, seen = set(), [key], {key}
@@ -111,20 +124,6 @@ def reach(access: Access, index: _Index, user_id: str, permission: str, held: st
     return Reach(levels, False, frozenset(candidates))
 
 
-def reaches(access: Access) -> dict[tuple[str, str], Reach]:
-    """(user, permission) → reach, for every active member and every permission they hold."""
-    index = _Index(access)
-    out = {}
-    for user_id in access.tenant.members:
-        if not access.is_member(user_id):
-            continue
-        for permission, held in access.held_scopes(user_id).items():
-            found = reach(access, index, user_id, permission, held)
-            if found != NOTHING:
-                out[(user_id, permission)] = found
-    return out
-
-
 def gains(before: Reach, after: Reach) -> tuple[frozenset[str], frozenset[str]]:
     """The scopes and the known leads `after` reaches that `before` did not."""
     levels = after.levels - before.levels
@@ -139,30 +138,93 @@ def gains(before: Reach, after: Reach) -> tuple[frozenset[str], frozenset[str]]:
 
 
 class AccessBefore:
-    """A copy of what decides access before a command, and the reaches it gives."""
+    """A copy of what decides access before a command; reaches in it are computed on demand, once each."""
 
     def __init__(self, tenant: Any) -> None:
         state = {name: copy.copy(getattr(tenant, name, {})) for name in _STATE}
         state["members"] = {k: copy.copy(v) for k, v in state["members"].items()}
-        self.view = Access(SimpleNamespace(owner_id=tenant.owner_id, **state))
-        self.reaches = reaches(self.view)
+        self.state = SimpleNamespace(owner_id=tenant.owner_id, **state)
+        self.view = Access(self.state)
+        self._index: _Index | None = None
+        self._held: dict[str, dict[str, str]] = {}
+        self._reaches: dict[tuple[str, str], Reach] = {}
 
     @classmethod
     def capture(cls, tenant: Any) -> AccessBefore:
         return cls(tenant)
 
+    def reach(self, user_id: str, permission: str) -> Reach:
+        key = (user_id, permission)
+        found = self._reaches.get(key)
+        if found is None:
+            if self._index is None:
+                self._index = _Index(self.view)
+            held = self._held.get(user_id)
+            if held is None:
+                held = self._held[user_id] = self.view.held_scopes(user_id)
+            found = self._reaches[key] = reach(self.view, self._index, user_id, permission, held.get(permission))
+        return found
+
+
+def suspects(before: Any, after: Any) -> set[str] | None:
+    """The members whose reach the command may have changed, or None for "anyone" (a role was redefined or a
+    resource moved: that reaches everyone holding it). A member's reach depends on their role, grants and
+    restrictions, and, through scope `team`, on everyone below them: so the members touched, and their managers."""
+    if before.custom_roles != getattr(after, "custom_roles", {}) or before.parents != getattr(after, "parents", {}):
+        return None
+    touched: set[str] = set()
+    for name in ("members", "grants", "restrictions"):
+        old, new = getattr(before, name), getattr(after, name)
+        if old == new:
+            continue
+        for key in old.keys() | new.keys():
+            if old.get(key) != new.get(key):
+                touched.update(r.user_id for r in (old.get(key), new.get(key)) if r is not None)
+    if before.assignments != after.assignments:
+        old, new = before.assignments, after.assignments
+        for key in old.keys() | new.keys():
+            if old.get(key) != new.get(key):
+                touched.update(u for u in (old.get(key), new.get(key)) if u is not None)
+    return touched | _managers(before, touched) | _managers(after, touched)
+
+
+def _managers(state: Any, users: set[str]) -> set[str]:
+    """Everyone above `users` in the reporting lines (the owner tops every line, R-H1)."""
+    above: set[str] = {state.owner_id}
+    for user_id in users:
+        seen = {user_id}
+        current = state.members.get(user_id)
+        while current is not None and current.reports_to and current.reports_to not in seen:
+            seen.add(current.reports_to)
+            above.add(current.reports_to)
+            current = state.members.get(current.reports_to)
+    return above
+
 
 def check_effect(before: AccessBefore, tenant: Any, actor: str) -> None:
     """R-P10: refuse (`escalation`) any gain of anyone that the actor did not hold before the command."""
-    after = reaches(Access(tenant))
-    for (user_id, permission), now in sorted(after.items()):
-        levels, leads = gains(before.reaches.get((user_id, permission), NOTHING), now)
-        for level in sorted(levels, key=LEVELS.index, reverse=True):
-            if not before.view.holds(actor, permission, level):
-                raise _escalation(user_id, permission, level, None)
-        for key in sorted(leads):
-            if not before.view.holds(actor, permission, "resource", _pair(key)):
-                raise _escalation(user_id, permission, "resource", key)
+    after = Access(tenant)
+    who = suspects(before.state, tenant)
+    index = _Index(after)
+    for user_id in sorted(tenant.members if who is None else who & tenant.members.keys()):
+        if not after.is_member(user_id):
+            continue
+        for permission, held in sorted(after.held_scopes(user_id).items()):
+            now = reach(after, index, user_id, permission, held)
+            if now == NOTHING:
+                continue
+            levels, leads = gains(before.reach(user_id, permission), now)
+            for level in sorted(levels, key=LEVELS.index, reverse=True):
+                if not before.view.holds(actor, permission, level):
+                    raise _escalation(user_id, permission, level, None)
+            if not leads:
+                continue
+            # The actor's own reach before the command answers "did they hold it on this lead" for every lead at
+            # once (the same rule as `Access.holds`, computed once: a bulk assignment gains thousands of leads).
+            mine = before.reach(actor, permission)
+            lacking = leads & mine.leads if mine.everywhere else leads - mine.leads
+            if lacking:
+                raise _escalation(user_id, permission, "resource", min(lacking))
 
 
 def _escalation(user_id: str, permission: str, scope: str, resource: str | None) -> DomainError:
