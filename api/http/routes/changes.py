@@ -52,7 +52,7 @@ def _resume_point(after: int, last_event_id: str | None) -> tuple[int, int | Non
 async def changes(
     request: Request,
     access: ReadAccess,
-    after: Annotated[int, Query(ge=0, description="A position: entries after it.")] = 0,
+    after: Annotated[int, Query(ge=0, le=2**63 - 1, description="A position: entries after it.")] = 0,
     user_id: Annotated[UserId | None, Query()] = None,
     permission: Annotated[Permission | None, Query()] = None,
     limit: Limit = 100,
