@@ -100,9 +100,9 @@ def test_unknown_accessledger_variable_is_warned_about_once(tmp_path):
     ]
 
 
-def test_serve_shows_the_url_without_its_password_and_warns_about_a_generated_token(tmp_path, postgresql_url):
-    """`serve` printed the database URL with its password; with projections out of process a generated operator
-    token works on that one process only, so it warns."""
+def test_serve_and_project_hide_the_password_and_serve_warns_about_its_own_token(tmp_path, postgresql_url):
+    """`serve` and `project` printed the database URL with its password; with projections out of process, a
+    generated operator token works on that one process only, so `serve` warns."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ACCESSLEDGER_")}
     with_password = postgresql_url.replace("postgres@", "postgres:s3cret-pw@")  # trust auth ignores it
     env.update(ACCESSLEDGER_DATABASE_URL=with_password, ACCESSLEDGER_IN_PROCESS_PROJECTIONS="false", NO_COLOR="1")
@@ -131,6 +131,18 @@ def test_serve_shows_the_url_without_its_password_and_warns_about_a_generated_to
     assert "s3cret-pw" not in text
     assert "postgres:***@127.0.0.1" in text, text
     assert "set the same ACCESSLEDGER_OPERATOR_TOKEN on every process" in text, text
+
+    projector = subprocess.Popen([PROGRAM, "project"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        first = projector.stdout.readline()
+    finally:
+        projector.send_signal(signal.SIGTERM)
+        try:
+            projector.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            projector.kill()
+            projector.wait()
+    assert "postgres:***@127.0.0.1" in first and "s3cret-pw" not in first, first
 
 
 def test_a_bad_url_never_prints_its_password(tmp_path):
@@ -163,7 +175,8 @@ def test_help_screens_show_no_type_placeholders_and_offer_completion():
 
 def test_demo_fills_two_schemas_of_one_database(tmp_path, postgresql_url):
     """`?schema=` works for any number of schemas: the demo into a second schema failed after writing all its
-    events (`function accessledger_append_only() does not exist`), leaving the schema half filled (R-L3 guards)."""
+    events (`function accessledger_append_only() does not exist`), leaving the schema half filled (R-L3 guards).
+    The demo names the database it filled without the password."""
     import psycopg
 
     from tests.api.cli.test_cli import SCALE
@@ -171,9 +184,11 @@ def test_demo_fills_two_schemas_of_one_database(tmp_path, postgresql_url):
     with psycopg.connect(postgresql_url, autocommit=True) as conn:
         conn.execute("CREATE SCHEMA office_a")
         conn.execute("CREATE SCHEMA office_b")
+    with_password = postgresql_url.replace("postgres@", "postgres:s3cret-pw@")  # trust auth ignores it
     for schema in ("office_a", "office_b"):
-        cli = Cli(f"{postgresql_url}?schema={schema}", tmp_path)
+        cli = Cli(f"{with_password}?schema={schema}", tmp_path)
         demo = cli("demo", "--scale", SCALE)
         assert demo.code == 0, demo.err
+        assert "postgres:***@" in demo.out and "s3cret-pw" not in demo.out + demo.err, "the demo printed a password"
         verify = cli("audit", "verify")
         assert verify.code == 0 and verify.out.startswith("ok:"), verify.out + verify.err
