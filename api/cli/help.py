@@ -22,7 +22,15 @@ def _argument_value(self: Any, ctx: Any) -> str | None:
     return self.metavar or (self.name or "value").upper()
 
 
+def _option_metavar(self: Any, ctx: Any, *args: Any, **kwargs: Any) -> str:
+    return _option_value(self, ctx) or ""
+
+
 def install_plain_help() -> None:
-    """Name each option's value after the option; show nothing for flags."""
-    TyperOption.display_type_rich = _option_value  # type: ignore[method-assign]
-    TyperArgument.display_type_rich = _argument_value  # type: ignore[method-assign]
+    """Name each option's value after the option; show nothing for flags. Typer's help code differs between its
+    releases: newer ones ask `display_type_rich`, older ones `make_metavar`."""
+    if hasattr(TyperOption, "display_type_rich"):
+        TyperOption.display_type_rich = _option_value  # type: ignore[method-assign]
+        TyperArgument.display_type_rich = _argument_value  # type: ignore[method-assign]
+    else:
+        TyperOption.make_metavar = _option_metavar  # type: ignore[method-assign]
