@@ -178,7 +178,7 @@ def open_runtime(
     if clock is None and settings.clock == "manual":
         manual_clock = PersistedManualClock.start(store) if serving else PersistedManualClock.attach(store)
     clock = clock or (manual_clock.clock if manual_clock else SystemClock())
-    ledger = AccessLedger(settings.database_url, clock, env=event_store_env(events_pool))
+    ledger = AccessLedger(settings.database_url, clock, env=event_store_env(events_pool), keys=store.keys)  # R-L6
     runner = Runner(ledger, store, all_projections(), create_tables=False)
     queries = Queries(store, app=ledger, watch=runner.watch, cache_bytes=int(settings.cache_mb * 2**20))
     return Runtime(settings, clock, manual_clock, ledger, store, runner, queries)

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, JSONTranscoder
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Mapper
 
 from domain import billing
 from domain.actors import Actor, CommandResult
@@ -17,7 +17,10 @@ from domain.clock import Clock, SystemClock
 from domain.codec import DataclassAsDict, DateAsISO
 from domain.due import apply_due_changes, scheduled_removals
 from domain.effect import AccessBefore, check_effect
+from domain.erasure import default_keys, erase
 from domain.errors import DomainError, not_found, validation
+from domain.personal import KeyProvider
+from domain.personal_mapper import PersonalDataMapper
 from domain.storage import Database, parse_database_url
 from domain.tenant import keys
 from domain.tenant.aggregate import Tenant, tenant_uuid
@@ -46,12 +49,30 @@ class AccessLedger(Application):
     snapshotting_intervals = {Tenant: SNAPSHOT_INTERVAL}  # noqa: RUF012
 
     def __init__(
-        self, database_url: str | None = None, clock: Clock | None = None, env: dict[str, str] | None = None
+        self,
+        database_url: str | None = None,
+        clock: Clock | None = None,
+        env: dict[str, str] | None = None,
+        keys: KeyProvider | None = None,
     ) -> None:
         self.database: Database = parse_database_url(database_url)
         self.clock: Clock = clock or SystemClock()
+        environment = {**self.database.eventsourcing_env(), **(env or {})}
+        self._own_keys = keys is None
+        # Personal fields are sealed under per-person keys (R-L6); the composition root shares its key store.
+        self.keys = keys if keys is not None else default_keys(self.database, environment)
         register_legacy_topics()  # stores written before the tenant modules moved still load
-        super().__init__(env={**self.database.eventsourcing_env(), **(env or {})})
+        super().__init__(env=environment)
+
+    def construct_mapper(self) -> Mapper:
+        mapper = self.factory.mapper(transcoder=self.construct_transcoder(), mapper_class=PersonalDataMapper)
+        mapper.keys = self.keys
+        return mapper
+
+    def close(self) -> None:
+        super().close()
+        if self._own_keys:
+            self.keys.close()
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -389,6 +410,14 @@ class AccessLedger(Application):
     ) -> CommandResult:
         """R-H2: a resource's parent (None: none)."""
         return self._run(tenant_id, actor, lambda t: t.set_resource_parent(resource_type, resource_id, parent))
+
+    # ----------------------------------------------------------------- erasure (R-L6)
+
+    def erase_person(
+        self, tenant_id: str, actor: Actor, *, user_id: str | None = None, email: str | None = None
+    ) -> CommandResult:
+        """Record `PersonErased` (only for someone no longer active), then destroy the person's keys."""
+        return erase(self, tenant_id, actor, user_id=user_id, email=email)
 
     # ----------------------------------------------------------------- time (R-K1)
 

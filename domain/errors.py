@@ -27,6 +27,7 @@ STATUS: dict[str, int] = {
     "cancellation_already_scheduled": 409,
     "clock_backwards": 409,
     "conflict": 409,
+    "still_active": 409,
     "tenant_exists": 409,
     "payload_too_large": 413,
     "validation_error": 422,

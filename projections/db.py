@@ -13,7 +13,11 @@ from contextlib import contextmanager
 from typing import Any
 
 from domain.errors import DomainError
+from domain.personal import PersonalText, is_envelope, open_with
 from domain.storage import Database
+
+# A personal value is written as its envelope, never as its text (R-L6), whichever projection writes it.
+sqlite3.register_adapter(PersonalText, lambda value: value.envelope)
 
 # Server-side cursors need names unique within their connection: two streams may be open in one transaction.
 _cursor_names = itertools.count(1)
@@ -25,6 +29,15 @@ class Tx:
     def __init__(self, conn: Any, kind: str) -> None:
         self.conn = conn
         self.kind = kind
+        self.keys: Any = None  # set on readers: personal values are read as their text (or `[erased]`)
+
+    def _opened(self, row: dict[str, Any] | None) -> dict[str, Any] | None:
+        if self.keys is None or row is None:
+            return row
+        for name, value in row.items():
+            if is_envelope(value):
+                row[name] = str(open_with(self.keys, value))
+        return row
 
     def sql(self, statement: str) -> str:
         return statement.replace("?", "%s") if self.kind == "postgresql" else statement
@@ -40,10 +53,13 @@ class Tx:
             self.conn.cursor().executemany(self.sql(statement), rows)
 
     def one(self, statement: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
-        return self.execute(statement, params).fetchone()
+        return self._opened(self.execute(statement, params).fetchone())
 
     def all(self, statement: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        return list(self.execute(statement, params).fetchall())
+        rows = self.execute(statement, params).fetchall()
+        if self.keys is None:
+            return list(rows)
+        return [self._opened(row) for row in rows]
 
     def scalar(self, statement: str, params: Sequence[Any] = ()) -> Any:
         row = self.one(statement, params)
@@ -61,12 +77,14 @@ class Tx:
             with self.conn.cursor(name=f"stream_{next(_cursor_names)}") as cursor:
                 cursor.itersize = size
                 cursor.execute(self.sql(statement), params)
-                yield from cursor
+                for row in cursor:
+                    yield self._opened(row)
         else:
             cursor = self.conn.cursor()
             cursor.execute(statement, params)
             while batch := cursor.fetchmany(size):
-                yield from batch
+                for row in batch:
+                    yield self._opened(row)
 
 
 def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
@@ -85,10 +103,19 @@ class ReadStore:
         self.unreachable = False
         self._local = threading.local()
         self._pool: Any = None
+        self._keys: Any = None
+        self.raw_reads = False  # the key store's own connection reads keys, never envelopes
         if self.kind == "postgresql":
+            import psycopg
             from psycopg.rows import dict_row
+            from psycopg.types.string import StrDumper
             from psycopg_pool import ConnectionPool
 
+            class _EnvelopeDumper(StrDumper):
+                def dump(self, obj: Any) -> Any:
+                    return super().dump(obj.envelope)
+
+            psycopg.adapters.register_dumper(PersonalText, _EnvelopeDumper)
             self._pool = ConnectionPool(
                 database.conninfo(),
                 min_size=1,
@@ -149,23 +176,41 @@ class ReadStore:
                 raise DomainError("unavailable", f"database unavailable: {exc}") from exc
             raise
 
+    @property
+    def keys(self) -> Any:
+        """The key store of this database (R-L6), opened on first use; the ledger shares it (api.runtime)."""
+        if self._keys is None:
+            from projections.keystore import KeyStore
+
+            self._keys = KeyStore(self.database)
+        return self._keys
+
     @contextmanager
-    def reader(self) -> Iterator[Tx]:
-        """A consistent read (one snapshot of the data for everything inside)."""
+    def reader(self, raw: bool = False) -> Iterator[Tx]:
+        """A consistent read (one snapshot of the data for everything inside). Personal values read as their text
+        (or `[erased]`, R-L6); `raw` keeps them sealed (verification compares what is stored)."""
         self.check_reachable()
         if self.kind == "postgresql":
             with self._pool.connection() as conn, conn.transaction():
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                yield Tx(conn, self.kind)
+                yield self._reading(Tx(conn, self.kind), raw)
         else:
             conn = self._sqlite()
             conn.execute("BEGIN")
             try:
-                yield Tx(conn, self.kind)
+                yield self._reading(Tx(conn, self.kind), raw)
             finally:
                 conn.execute("ROLLBACK")
 
+    def _reading(self, tx: Tx, raw: bool) -> Tx:
+        if not raw and not self.raw_reads:
+            tx.keys = self.keys
+        return tx
+
     def close(self) -> None:
+        if self._keys is not None:
+            self._keys.close()
+            self._keys = None
         if self._pool is not None:
             self._pool.close()
         conn = getattr(self._local, "conn", None)

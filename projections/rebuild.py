@@ -207,7 +207,7 @@ def _swap_in(
 
 def _compare_audit(store: ReadStore, upto: int) -> int:
     """Compare the rebuilt trail with the serving one outside the swap (long); returns the position compared to."""
-    with store.reader() as tx:
+    with store.reader(raw=True) as tx:
         if not tx.has_table(AUDIT_TABLE):
             return 0
         serving = min(upto, tracked_position(tx, "audit"))

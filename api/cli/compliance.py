@@ -121,4 +121,60 @@ def check(
         raise typer.Exit(1)
 
 
-__all__ = ["check", "what_if"]
+def erase(
+    tenant: TenantOption,
+    reason: Annotated[str, typer.Option("--reason", help="Why (required; recorded with PersonErased).")],
+    user: Annotated[str | None, typer.Option("--user", help="The user id of a former member.")] = None,
+    email: Annotated[str | None, typer.Option("--email", help="Or the e-mail of a former member or invitee.")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    json_output: Json = False,
+) -> None:
+    """Erase a former member's or invitee's personal data (R-L6) for a data-subject request, as the operator."""
+    from domain.actors import Actor
+
+    if (user is None) == (email is None):
+        _bad("give exactly one of --user and --email")
+    if not reason.strip():
+        _bad("--reason must not be empty")
+    who = f"user {user}" if user else f"e-mail {email}"
+    if not yes and not typer.confirm(f"Erase the personal data of {who} in tenant {tenant}? This cannot be undone"):
+        raise typer.Exit(1)
+    with ledger_for("erase") as runtime:
+        require_tenant(runtime, tenant)
+        result = runtime.ledger.erase_person(
+            tenant, Actor("operator", reason=reason.strip()), user_id=user, email=email
+        )
+        _forget_answers(runtime, result.values.pop("texts", set()))
+        runtime.runner.catch_up(result.position)
+    answer = {
+        "erasure": {
+            "erasure_id": result.values["erasure_id"],
+            "erased_at": instant_text(result.values["erased_at"]),
+            "fields": result.values["fields"],
+        },
+        "position": result.position,
+    }
+    if json_output:
+        print_json(answer)
+    else:
+        out.print(
+            f"erased {', '.join(answer['erasure']['fields'])} of {who} in tenant {tenant}: "
+            f"{answer['erasure']['erasure_id']} at position {result.position}; they now read [erased]",
+            markup=False,
+        )
+
+
+def _bad(message: str) -> None:
+    from api.cli.support import fail
+
+    fail(message)
+
+
+def _forget_answers(runtime: Any, texts: set[str]) -> None:
+    """Delete stored idempotent answers holding the erased person's data (the table exists once served)."""
+    from api.http.idempotency import IdempotencyStore, fernet_for
+
+    IdempotencyStore(runtime.store, fernet_for(runtime.settings.secret_key)).forget(texts)
+
+
+__all__ = ["check", "erase", "what_if"]

@@ -176,6 +176,7 @@ from api.cli.replay import replay_app  # noqa: E402
 
 app.command("demo")(demo)
 app.command("assert")(compliance.check)
+app.command("erase")(compliance.erase)
 replay_app.command("what-if")(compliance.what_if)
 app.add_typer(replay_app, name="replay")
 app.add_typer(audit_app, name="audit")

@@ -35,9 +35,16 @@ Tenant = Annotated[str, typer.Option("--tenant", help="The tenant id.", show_def
 Json = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of text.")]
 
 
+class _PlainTable(Table):
+    """Cells are data, never markup: `[erased]` (R-L6) or a name in brackets is printed as written."""
+
+    def add_row(self, *cells: Any, **kwargs: Any) -> None:
+        super().add_row(*(Text(c) if isinstance(c, str) else c for c in cells), **kwargs)
+
+
 def _table(*columns: str) -> Table:
     """A table whose cells fold instead of cutting: ids, roles and permissions are never truncated."""
-    table = Table(show_edge=False, pad_edge=False, header_style="bold")
+    table = _PlainTable(show_edge=False, pad_edge=False, header_style="bold")
     for column in columns:
         table.add_column(column, overflow="fold")
     return table

@@ -35,7 +35,9 @@ from domain.errors import DomainError
 from projections.db import ReadStore
 
 TABLE = "idempotency_keys"
-SECRET_FIELDS = frozenset({"token", "owner_token"})
+# Personal fields (R-L6) are sealed like secrets, so the table never holds them in clear; an erasure deletes every
+# stored answer that holds the erased person's data (`forget`).
+SECRET_FIELDS = frozenset({"token", "owner_token", "email", "name"})
 _SEALED = "$sealed"
 LOCAL_WAIT_SECONDS = 30.0
 FOREIGN_CLAIM_SECONDS = 5.0
@@ -200,6 +202,21 @@ class IdempotencyStore:
         with self.store.transaction() as tx:
             cursor = tx.execute(f"DELETE FROM {TABLE} WHERE created_at < ?", (time.time() - self.retention_seconds,))
             return max(cursor.rowcount, 0)
+
+    def forget(self, texts: set[str]) -> int:
+        """Delete every stored answer that holds one of `texts` (an erased person's e-mail, name or user id)."""
+        wanted = {t for t in texts if t}
+        if not wanted:
+            return 0
+        doomed = []
+        with self.store.transaction() as tx:
+            for row in tx.all(f"SELECT scope, idem_key, body FROM {TABLE} WHERE body IS NOT NULL"):
+                opened = json.dumps(self._open(json.loads(row["body"])), ensure_ascii=False)
+                if any(json.dumps(text, ensure_ascii=False) in opened for text in wanted):
+                    doomed.append((row["scope"], row["idem_key"]))
+            for scope, key in doomed:
+                tx.execute(f"DELETE FROM {TABLE} WHERE scope = ? AND idem_key = ?", (scope, key))
+        return len(doomed)
 
     def _seal(self, value: Any) -> Any:
         if isinstance(value, dict):

@@ -18,6 +18,7 @@ from domain.errors import DomainError, not_found, validation
 from domain.permissions import OWNER, lookup_role, role_permissions
 from domain.tenant import events as ev
 from domain.tenant.addons import AddonCommands
+from domain.tenant.erasure import ErasureCommands
 from domain.tenant.grants import MAX_BULK, GrantCommands
 from domain.tenant.invitations import INVITATION_TTL, InvitationCommands
 from domain.tenant.metadata import OPERATOR, current_context, meta_of
@@ -36,7 +37,7 @@ def midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
-class Tenant(InvitationCommands, AddonCommands, GrantCommands, AccessCommands, Aggregate):
+class Tenant(InvitationCommands, AddonCommands, GrantCommands, AccessCommands, ErasureCommands, Aggregate):
     """A customer organisation: owner, members, seats, invitations, add-ons, grants, assignments, tokens.
 
     Invitation, add-on and grant/assignment commands live in mixins (`domain.tenant.invitations`, `…_addons`,

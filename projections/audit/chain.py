@@ -15,6 +15,7 @@ from typing import Any
 
 import rfc8785
 
+from domain.personal import PREFIX, PersonalText, hashed_form, stored_form
 from domain.tenant.events import subject_of
 from domain.tenant.metadata import public_data, to_json_value
 from projections.eventstore import Recorded
@@ -91,7 +92,14 @@ def _scalar_json(value: Any) -> str:
 
 
 def chain_hash(entry: dict[str, Any], data_json: str) -> str:
-    """SHA-256 over prev_hash and the entry's canonical JSON, with the (canonical) data spliced in as text."""
+    """SHA-256 over prev_hash and the entry's canonical JSON, with the (canonical) data spliced in as text.
+
+    Personal values (R-L6) are hashed in their hashed form, `sha256:<SHA-256(salt ‖ value)>`, never as the value
+    or its envelope: the hash depends on no key, so it survives an erasure."""
+    if PREFIX in data_json:
+        data_json = canonical_json(hashed_form(json.loads(data_json))).decode()
+    if isinstance(entry.get("reason"), str) and entry["reason"].startswith(PREFIX):
+        entry = {**entry, "reason": hashed_form(entry["reason"])}
     body = ",".join(f'"{key}":{data_json if key == "data" else _scalar_json(entry[key])}' for key in _KEYS)
     return hashlib.sha256(bytes.fromhex(entry["prev_hash"]) + ("{" + body + "}").encode()).hexdigest()
 
@@ -101,6 +109,7 @@ def entry_hash(entry: dict[str, Any]) -> str:
     body = {k: v for k, v in entry.items() if k != "hash"}
     if body.keys() == _KEY_SET:
         return chain_hash(body, canonical_json(body["data"]).decode())
+    body = hashed_form(body)
     return hashlib.sha256(bytes.fromhex(body["prev_hash"]) + canonical_json(body)).hexdigest()
 
 
@@ -116,12 +125,20 @@ def _public_json(event: Any) -> dict[str, Any]:
     out = {}
     for name in names:
         value = getattr(event, name)
-        out[name] = value if type(value) in _PLAIN_TYPES else to_json_value(value)
+        kind = type(value)
+        if kind in _PLAIN_TYPES:
+            out[name] = value
+        elif kind is PersonalText:
+            out[name] = value.envelope
+        else:
+            value = to_json_value(value)
+            out[name] = stored_form(value) if kind is dict else value
     return out
 
 
 def derive_entry(recorded: Recorded) -> dict[str, Any]:
-    """The entry an event gives, without `prev_hash` and `hash`; secrets are left out (R-L1)."""
+    """The entry an event gives, without `prev_hash` and `hash`; secrets are left out (R-L1), personal values are
+    their envelopes (R-L6: stored sealed, read open)."""
     event = recorded.event
     return {
         "position": recorded.position,
@@ -133,7 +150,7 @@ def derive_entry(recorded: Recorded) -> dict[str, Any]:
         "actor": event.actor,
         "subject": subject_of(event),
         "request_id": event.request_id,
-        "reason": event.caller_reason,
+        "reason": stored_form(event.caller_reason),
         "data": _public_json(event),
     }
 

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from domain.errors import validation
+from domain.personal import PREFIX, open_with, personal_paths, readable_form
 from domain.tenant.events import TenantEvent
 from projections import guards
 from projections.audit.chain import (
@@ -196,7 +197,7 @@ def audit_page(
         where += " AND sequence > ?"
         params.append(decode_cursor(cursor, (int,))[0])
     rows = tx.all(f"SELECT {_SELECT} FROM {TABLE} WHERE {where} ORDER BY sequence LIMIT ?", (*params, limit + 1))
-    items = [entry_of(row) for row in rows[:limit]]
+    items = [_readable(entry_of(row), tx.keys) for row in rows[:limit]]
     next_cursor = encode_cursor([items[-1]["sequence"]]) if len(rows) > limit else None
     return items, next_cursor
 
@@ -212,15 +213,33 @@ def entries_at(tx: Tx, tenant_id: str, positions: Iterable[int]) -> list[dict[st
             " ORDER BY position",
             (tenant_id, *chunk),
         )
-        out.extend(entry_of(row) for row in rows)
+        out.extend(_readable(entry_of(row), tx.keys) for row in rows)
     return out
+
+
+def _readable(entry: dict[str, Any], keys: Any) -> dict[str, Any]:
+    """The entry with its personal values open (their text, or `[erased]`, R-L6); the row keeps them sealed."""
+    if keys is not None and PREFIX in json.dumps(entry["data"]):
+        entry["data"] = readable_form(entry["data"], lambda envelope: open_with(keys, envelope))
+    return entry
+
+
+def _personal_line(row: dict[str, Any], keys: Any) -> dict[str, Any]:
+    """An exported entry with personal values open, and `sealed`: the hashed form (`sha256:…`) of each, by path,
+    so the chain can be checked from the export alone (docs/compliance.md)."""
+    entry = entry_of(row)
+    sealed = personal_paths({"reason": entry["reason"], "data": entry["data"]})
+    opened = readable_form({"reason": entry["reason"], "data": entry["data"]}, lambda e: open_with(keys, e))
+    entry.update(opened)
+    entry["sealed"] = sealed
+    return entry
 
 
 @contextmanager
 def private_reader(store: ReadStore) -> Iterator[Tx]:
     """A read snapshot on a connection of its own: a stream may outlive the thread that opened it."""
     if store.kind == "postgresql":
-        with store.reader() as tx:
+        with store.reader(raw=True) as tx:
             yield tx
         return
     conn = sqlite3.connect(store.database.path, isolation_level=None, check_same_thread=False, timeout=30)
@@ -264,10 +283,17 @@ def _export(store: ReadStore, fmt: str, statement: str, params: list[Any]) -> It
     writer = csv.writer(buffer, lineterminator="\n")
     if fmt == "csv":
         writer.writerow(FIELDS)
+    keys = store.keys
     with private_reader(store) as tx:
         for count, row in enumerate(tx.stream(statement, params), start=1):
+            personal = PREFIX in row["data"] or (row["reason"] or "").startswith(PREFIX)
             if fmt == "csv":
+                if personal:
+                    entry = _personal_line(row, keys)
+                    row = {**row, "reason": entry["reason"], "data": _compact(entry["data"])}
                 writer.writerow(csv_row(row[name] for name in FIELDS))  # R-X7
+            elif personal:
+                buffer.write(_compact(_personal_line(row, keys)) + "\n")
             else:
                 buffer.write(jsonl_line(row))
             if count % EXPORT_CHUNK == 0:

@@ -93,7 +93,7 @@ def _check(events: Iterator[Recorded], rows: Iterator[dict[str, Any]], stop_at_f
 
 def verify_tenant(store: ReadStore, app: Any, tenant_id: str) -> dict[str, Any]:
     """`{ok, entries, first_mismatch {sequence, position, problem} | null}` for one tenant."""
-    with store.reader() as tx:
+    with store.reader(raw=True) as tx:
         upto = audited_position(tx)
         rows = tx.stream(f"SELECT {_SELECT} FROM {TABLE} WHERE tenant_id = ? ORDER BY sequence", (tenant_id,))
         result = _check(tenant_events(tx, app, tenant_id, upto), rows if upto else iter(()), stop_at_first=True)
@@ -105,7 +105,7 @@ def verify_tenant(store: ReadStore, app: Any, tenant_id: str) -> dict[str, Any]:
 
 def verify_every_tenant(store: ReadStore, app: Any) -> dict[str, Any]:
     """Every tenant at once, in one pass: `{ok, entries, tenants, first_mismatch, mismatches}`."""
-    with store.reader() as tx:
+    with store.reader(raw=True) as tx:
         upto = audited_position(tx)
         rows = tx.stream(f"SELECT {_SELECT} FROM {TABLE} ORDER BY position") if upto else iter(())
         result = _check(all_events(tx, app, upto), rows, stop_at_first=False)

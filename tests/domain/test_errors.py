@@ -111,6 +111,14 @@ CASES: dict[str, Callable[[], tuple[Sim, str, str, tuple, dict]]] = {
     "not_found": lambda: (world(), "ann", "remove_member", ("ghost",), {}),
     "owner_immutable": lambda: (world(), "ann", "remove_member", (OWNER,), {}),
     "min_admins": lambda: (world(min_admins=2), OWNER, "change_role", ("ann", "manager"), {}),
+    # R-L6: an active member cannot be erased.
+    "still_active": lambda: (
+        world(),
+        OWNER,
+        "erase_person",
+        (),
+        {"user_ids": ["bea"], "invitation_ids": [], "user_id": "bea", "fields": ["email", "name", "reason"]},
+    ),
     "seat_limit_reached": lambda: (full(), OWNER, "add_member", (), member_args()),
     "already_member": lambda: (world(), OWNER, "add_member", (), member_args(user_id="bea")),
     "invitation_pending": lambda: (

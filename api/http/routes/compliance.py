@@ -1,4 +1,4 @@
-"""What-if and access assertions (R-R3, R-R4): queries over the recorded history under a changed catalog.
+"""What-if and access assertions (R-R3, R-R4), queries over the history under a changed catalog; erasure (R-L6).
 
 Both are POSTs because their input is a document, yet they record nothing (an Idempotency-Key has no effect):
 they call `replay.what_if`, the same functions the command line and the console use.
@@ -6,14 +6,17 @@ they call `replay.what_if`, the same functions the command line and the console 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter, Response
 
-from api.http.commands import json_answer
-from api.http.deps import ReadAccess, blocking
-from api.http.routing import READ_ERRORS
-from api.http.schemas.compliance import AssertionsIn, AssertionsOut, WhatIfIn, WhatIfOut
+from api.http.commands import json_answer, tenant_command
+from api.http.deps import ReadAccess, WriteAccess, blocking
+from api.http.routing import COMMAND_ERRORS, READ_ERRORS
+from api.http.schemas.compliance import AssertionsIn, AssertionsOut, ErasureIn, ErasureOut, WhatIfIn, WhatIfOut
+from domain.actors import Actor, CommandResult
+from domain.errors import validation
 from replay.what_if import run_assertions, run_what_if
 
 router = APIRouter(tags=["compliance"])
@@ -67,3 +70,41 @@ async def assertions(body: AssertionsIn, access: ReadAccess) -> Response:
         removed_roles=body.removed_roles,
     )
     return json_answer(200, answer, None)
+
+
+@router.post(
+    "/v1/tenants/{tenant_id}/erasures",
+    status_code=201,
+    response_model=ErasureOut,
+    responses=COMMAND_ERRORS,
+    summary="Erase a person's data",
+)
+async def erase(body: ErasureIn, access: WriteAccess) -> Response:
+    """R-L6 by users.manage: destroys the key of a former member or invitee (409 still_active otherwise) and records
+    `PersonErased`; from then on their e-mail, name and reasons read `[erased]` everywhere, and every hash stays as
+    it was. Stored idempotent answers that held their data are deleted."""
+    services = access.services
+    if (body.user_id is None) == (body.email is None):
+        raise validation("give exactly one of user_id and email", ("body", "user_id"))
+
+    def call(actor: Actor) -> CommandResult:
+        # The body's reason is the one recorded (X-Reason, if sent too, gives way to it).
+        result = services.ledger.erase_person(
+            access.tenant_id, replace(actor, reason=body.reason), user_id=body.user_id, email=body.email
+        )
+        services.idempotency.forget(result.values.pop("texts", set()))
+        return result
+
+    return await tenant_command(
+        access,
+        "users.manage",
+        call,
+        lambda r: {
+            "erasure": {
+                "erasure_id": r.values["erasure_id"],
+                "erased_at": r.values["erased_at"],
+                "fields": r.values["fields"],
+            }
+        },
+        201,
+    )

@@ -1,0 +1,167 @@
+"""Personal data under a key of its own per (tenant, person): crypto-shredding for erasure (R-L6).
+
+A personal value (an e-mail, a name, the caller's reason on an event about the person) is stored as an
+*envelope*: `pd1:<tenant>:<person>:<digest>:<sealed>`, where `sealed` is AES-GCM over `salt ‖ value` under
+the person's key and `digest = SHA-256(salt ‖ value)`. The audit hashes the digest, never the value, so nothing
+hashed depends on a key; destroying the key (erasure) leaves every hash as it was and every read shows `[erased]`.
+
+In memory a value read back is a `PersonalText`: the clear text (or `[erased]`) that the domain compares and
+shows, carrying its envelope so that whatever stores it again stores the envelope, never the text.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+PREFIX = "pd1:"
+ERASED = "[erased]"
+DIGEST_PREFIX = "sha256:"
+SALT_BYTES = 16
+NONCE_BYTES = 12
+
+
+class KeyProvider(Protocol):
+    """Where person keys live (the key store): `key` answers None for a key that does not exist (erased)."""
+
+    def key(self, tenant_id: str, person: str, create: bool = False) -> bytes | None: ...
+
+
+class PersonalText(str):
+    """A personal value as read: clear text (or `[erased]`), with the envelope it was stored as."""
+
+    __slots__ = ("digest", "envelope")
+
+    def __new__(cls, text: str, envelope: str, digest: str) -> PersonalText:
+        value = super().__new__(cls, text)
+        value.envelope = envelope
+        value.digest = digest
+        return value
+
+    def __reduce__(self) -> Any:  # copies and pickles keep the envelope
+        return (PersonalText, (str(self), self.envelope, self.digest))
+
+    @property
+    def erased(self) -> bool:
+        return str(self) == ERASED
+
+
+def person_of_user(user_id: str) -> str:
+    """The key id of a member (or former member)."""
+    return f"user:{user_id}"
+
+
+def person_of_invitation(invitation_id: str) -> str:
+    """The key id of an invitee, who is known by the invitation until they accept it."""
+    return f"inv:{invitation_id}"
+
+
+def seal(key: bytes, tenant_id: str, person: str, value: str) -> str:
+    """The envelope of `value` under `key` (a fresh salt and nonce each time)."""
+    salt = os.urandom(SALT_BYTES)
+    nonce = os.urandom(NONCE_BYTES)
+    plain = salt + value.encode()
+    sealed = AESGCM(key).encrypt(nonce, plain, f"{tenant_id}:{person}".encode())
+    digest = hashlib.sha256(plain).hexdigest()
+    return f"{PREFIX}{tenant_id}:{person}:{digest}:{base64.urlsafe_b64encode(nonce + sealed).decode()}"
+
+
+def is_envelope(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(PREFIX)
+
+
+def parts(envelope: str) -> tuple[str, str, str, str]:
+    """(tenant, person, digest, sealed) of an envelope (tenant ids hold no colon; user ids may)."""
+    tenant_id, rest = envelope[len(PREFIX) :].split(":", 1)
+    person, digest, sealed = rest.rsplit(":", 2)
+    return tenant_id, person, digest, sealed
+
+
+def unseal(envelope: str, key: bytes | None) -> PersonalText:
+    """The value of an envelope; `[erased]` when its key is gone."""
+    tenant_id, person, digest, sealed = parts(envelope)
+    if key is None:
+        return PersonalText(ERASED, envelope, digest)
+    raw = base64.urlsafe_b64decode(sealed)
+    plain = AESGCM(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], f"{tenant_id}:{person}".encode())
+    return PersonalText(plain[SALT_BYTES:].decode(), envelope, digest)
+
+
+def new_key() -> bytes:
+    return AESGCM.generate_key(bit_length=256)
+
+
+def _walk(value: Any, leaf: Callable[[Any], Any]) -> Any:
+    if isinstance(value, dict):
+        return {k: _walk(v, leaf) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_walk(v, leaf) for v in value]
+    return leaf(value)
+
+
+def stored_form(value: Any) -> Any:
+    """`value` with each PersonalText replaced by its envelope (what may be written anywhere)."""
+    return _walk(value, lambda v: v.envelope if isinstance(v, PersonalText) else v)
+
+
+def _digest_of(value: Any) -> Any:
+    if isinstance(value, PersonalText):
+        return DIGEST_PREFIX + value.digest
+    if is_envelope(value):
+        return DIGEST_PREFIX + parts(value)[2]
+    return value
+
+
+def hashed_form(value: Any) -> Any:
+    """`value` with each personal value replaced by `sha256:<SHA-256(salt ‖ value)>`: what the audit hashes."""
+    return _walk(value, _digest_of)
+
+
+def open_with(keys: KeyProvider | None, envelope: str) -> PersonalText:
+    """The value of any envelope, its tenant and person read from it."""
+    tenant_id, person = parts(envelope)[:2]
+    return unseal(envelope, keys.key(tenant_id, person) if keys is not None else None)
+
+
+def readable_form(value: Any, opener: Callable[[str], str]) -> Any:
+    """`value` with each envelope opened (clear text, or `[erased]`)."""
+    return _walk(value, lambda v: str(opener(v)) if is_envelope(v) else v)
+
+
+def personal_paths(value: Any, prefix: str = "") -> dict[str, str]:
+    """`{dotted path: sha256 digest}` of each envelope in a JSON value (what an exported entry's `sealed` lists)."""
+    found: dict[str, str] = {}
+    if isinstance(value, dict):
+        for k, v in value.items():
+            found.update(personal_paths(v, f"{prefix}{k}."))
+    elif is_envelope(value):
+        found[prefix[:-1]] = DIGEST_PREFIX + parts(value)[2]
+    return found
+
+
+def loads_readable(text: str, opener: Callable[[str], str]) -> Any:
+    return readable_form(json.loads(text), opener)
+
+
+class MemoryKeys:
+    """Person keys in memory (the in-memory event store of unit tests)."""
+
+    def __init__(self) -> None:
+        self._keys: dict[tuple[str, str], bytes] = {}
+
+    def key(self, tenant_id: str, person: str, create: bool = False) -> bytes | None:
+        if create and (tenant_id, person) not in self._keys:
+            self._keys[(tenant_id, person)] = new_key()
+        return self._keys.get((tenant_id, person))
+
+    def destroy(self, tenant_id: str, persons: list[str]) -> int:
+        return sum(1 for p in persons if self._keys.pop((tenant_id, p), None) is not None)
+
+    def close(self) -> None:
+        self._keys.clear()

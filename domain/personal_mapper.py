@@ -1,0 +1,142 @@
+"""The event store's mapper with personal fields sealed per person (R-L6).
+
+Which fields are personal, and whose: the e-mail and name of a member (`user:<user_id>`) or of an invitee
+(`inv:<invitation_id>`, until they accept), and the caller's reason of an event about that person. Snapshots seal
+the members' and invitations' e-mails and names the same way. Reading opens each envelope with the person's key,
+or gives `[erased]` when the key was destroyed. Nothing else about an event changes, so ids, positions and every
+audit hash (which covers digests, not values) stay what they were.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from eventsourcing.persistence import Mapper, StoredEvent
+
+from domain.personal import (
+    KeyProvider,
+    PersonalText,
+    is_envelope,
+    open_with,
+    parts,
+    person_of_invitation,
+    person_of_user,
+    seal,
+)
+
+# Event type → (personal fields, whose: "user" or "invitation").
+_FIELDS: dict[str, tuple[tuple[str, ...], str]] = {
+    "MemberAdded": (("email", "name"), "user"),
+    "MemberRemoved": (("email",), "user"),
+    "InvitationSent": (("email",), "invitation"),
+    "InvitationResent": (("email",), "invitation"),
+    "InvitationAccepted": (("email",), "invitation"),
+    "InvitationDeclined": (("email",), "invitation"),
+    "InvitationRevoked": (("email",), "invitation"),
+    "InvitationExpired": (("email",), "invitation"),
+}
+# Events whose reason is about the erasure itself, never about the person's own data.
+_CLEAR_REASON = frozenset({"PersonErased"})
+
+
+def _person(state: dict[str, Any], whose: str) -> str | None:
+    if whose == "invitation" and state.get("invitation_id"):
+        return person_of_invitation(state["invitation_id"])
+    user_id = state.get("user_id")
+    return person_of_user(user_id) if user_id else None
+
+
+class PersonalDataMapper(Mapper):
+    """eventsourcing's Mapper, sealing personal fields on the way in and opening them on the way out."""
+
+    keys: KeyProvider | None = None
+
+    def to_stored_event(self, domain_event: Any) -> StoredEvent:
+        keys = self.keys
+        if keys is None:
+            return super().to_stored_event(domain_event)
+        name = type(domain_event).__name__
+        original = domain_event.__dict__
+        state = dict(original)
+        tenant_id = state.get("tenant_id")
+        if name == "Snapshot":
+            state["state"] = self._seal_snapshot(keys, dict(state["state"]))
+        elif tenant_id:
+            self._seal_event(keys, name, tenant_id, state)
+        if state == original:
+            return super().to_stored_event(domain_event)
+        # Map a shallow copy so the event in memory (and the aggregate that applied it) keeps its clear values.
+        sealed = object.__new__(type(domain_event))
+        object.__setattr__(sealed, "__dict__", state)
+        return super().to_stored_event(sealed)
+
+    def _seal_value(self, keys: KeyProvider, tenant_id: str, person: str, value: Any) -> Any:
+        if not isinstance(value, str) or is_envelope(value):
+            return value
+        if isinstance(value, PersonalText) and (value.erased or parts(value.envelope)[:2] == (tenant_id, person)):
+            return value.envelope  # read back and stored again for the same person: the same envelope
+        key = keys.key(tenant_id, person, create=True)
+        return seal(key, tenant_id, person, str(value))
+
+    def _seal_event(self, keys: KeyProvider, name: str, tenant_id: str, state: dict[str, Any]) -> None:
+        if name == "TenantOpened":
+            owner = dict(state["owner"])
+            person = person_of_user(owner["user_id"])
+            for field in ("email", "name"):
+                owner[field] = self._seal_value(keys, tenant_id, person, owner[field])
+            state["owner"] = owner
+        fields, whose = _FIELDS.get(name, ((), "user"))
+        person = _person(state, whose)
+        if person is not None:
+            for field in fields:
+                state[field] = self._seal_value(keys, tenant_id, person, state[field])
+        reason_person = person_of_user(state["user_id"]) if state.get("user_id") else person
+        if state.get("caller_reason") and reason_person is not None and name not in _CLEAR_REASON:
+            state["caller_reason"] = self._seal_value(keys, tenant_id, reason_person, state["caller_reason"])
+
+    def _seal_snapshot(self, keys: KeyProvider, state: dict[str, Any]) -> dict[str, Any]:
+        tenant_id = state.get("tenant_id")
+        if not tenant_id:
+            return state
+        members = {}
+        for user_id, member in (state.get("members") or {}).items():
+            person = person_of_user(user_id)
+            members[user_id] = dataclasses.replace(
+                member,
+                email=self._seal_value(keys, tenant_id, person, member.email),
+                name=self._seal_value(keys, tenant_id, person, member.name),
+            )
+        invitations = {}
+        for invitation_id, invitation in (state.get("invitations") or {}).items():
+            person = person_of_invitation(invitation_id)
+            invitations[invitation_id] = dataclasses.replace(
+                invitation, email=self._seal_value(keys, tenant_id, person, invitation.email)
+            )
+        state["members"], state["invitations"] = members, invitations
+        return state
+
+    def to_domain_event(self, stored_event: StoredEvent) -> Any:
+        event = super().to_domain_event(stored_event)
+        keys = self.keys
+        if keys is None:
+            return event
+        state = event.__dict__
+        if type(event).__name__ == "Snapshot":
+            inner = state["state"]
+            for record in [*(inner.get("members") or {}).values(), *(inner.get("invitations") or {}).values()]:
+                for field in ("email", "name"):
+                    value = getattr(record, field, None)
+                    if is_envelope(value):
+                        setattr(record, field, self.open(value))
+            return event
+        for field, value in state.items():
+            if is_envelope(value):
+                state[field] = self.open(value)
+            elif field == "owner" and isinstance(value, dict):
+                state[field] = {k: self.open(v) if is_envelope(v) else v for k, v in value.items()}
+        return event
+
+    def open(self, envelope: str) -> PersonalText:
+        """The value of an envelope (`[erased]` when the person's key is gone)."""
+        return open_with(self.keys, envelope)
