@@ -71,9 +71,11 @@ def _create_read_side(tx: Any) -> None:
     from api.clock_store import create_table as create_clock
     from api.http.idempotency import create_table as create_idempotency
     from projections import all_projections
+    from projections.keystore import create_table as create_keys
     from projections.runner import create_projection_tables
 
     create_projection_tables(tx, all_projections())
+    create_keys(tx)
     create_idempotency(tx)
     create_clock(tx)
 

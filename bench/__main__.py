@@ -28,6 +28,7 @@ FIGURES = (
     "commands",
     "appends",
     "asof",
+    "compliance",
     "export",
     "hierarchy",
     "feeds",

@@ -67,7 +67,7 @@ def seal(key: bytes, tenant_id: str, person: str, value: str) -> str:
     salt = os.urandom(SALT_BYTES)
     nonce = os.urandom(NONCE_BYTES)
     plain = salt + value.encode()
-    sealed = AESGCM(key).encrypt(nonce, plain, f"{tenant_id}:{person}".encode())
+    sealed = _cipher(key).encrypt(nonce, plain, f"{tenant_id}:{person}".encode())
     digest = hashlib.sha256(plain).hexdigest()
     return f"{PREFIX}{tenant_id}:{person}:{digest}:{base64.urlsafe_b64encode(nonce + sealed).decode()}"
 
@@ -83,13 +83,25 @@ def parts(envelope: str) -> tuple[str, str, str, str]:
     return tenant_id, person, digest, sealed
 
 
+_ciphers: dict[bytes, AESGCM] = {}
+
+
+def _cipher(key: bytes) -> AESGCM:
+    cipher = _ciphers.get(key)
+    if cipher is None:
+        if len(_ciphers) > 10_000:
+            _ciphers.clear()
+        cipher = _ciphers[key] = AESGCM(key)
+    return cipher
+
+
 def unseal(envelope: str, key: bytes | None) -> PersonalText:
     """The value of an envelope; `[erased]` when its key is gone."""
     tenant_id, person, digest, sealed = parts(envelope)
     if key is None:
         return PersonalText(ERASED, envelope, digest)
     raw = base64.urlsafe_b64decode(sealed)
-    plain = AESGCM(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], f"{tenant_id}:{person}".encode())
+    plain = _cipher(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], f"{tenant_id}:{person}".encode())
     return PersonalText(plain[SALT_BYTES:].decode(), envelope, digest)
 
 
@@ -123,10 +135,26 @@ def hashed_form(value: Any) -> Any:
     return _walk(value, _digest_of)
 
 
+_opened: dict[str, tuple[str, str, bytes, PersonalText]] = {}
+_OPENED_MAX = 100_000
+
+
 def open_with(keys: KeyProvider | None, envelope: str) -> PersonalText:
-    """The value of any envelope, its tenant and person read from it."""
+    """The value of any envelope, its tenant and person read from it. Values opened before are remembered with
+    the key that opened them and reused only while the key store still gives that key (an erased key: never)."""
+    known = _opened.get(envelope)
+    if known is not None and keys is not None:
+        tenant_id, person, key, value = known
+        if keys.key(tenant_id, person) is key:
+            return value
     tenant_id, person = parts(envelope)[:2]
-    return unseal(envelope, keys.key(tenant_id, person) if keys is not None else None)
+    key = keys.key(tenant_id, person) if keys is not None else None
+    value = unseal(envelope, key)
+    if key is not None:
+        if len(_opened) >= _OPENED_MAX:
+            _opened.clear()
+        _opened[envelope] = (tenant_id, person, key, value)
+    return value
 
 
 def readable_form(value: Any, opener: Callable[[str], str]) -> Any:

@@ -182,7 +182,7 @@ class ReadStore:
         if self._keys is None:
             from projections.keystore import KeyStore
 
-            self._keys = KeyStore(self.database)
+            self._keys = KeyStore(self.database, shared=self)
         return self._keys
 
     @contextmanager

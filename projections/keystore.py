@@ -15,42 +15,74 @@ from datetime import UTC, datetime
 
 from domain.personal import new_key
 from domain.storage import Database
-from projections.db import ReadStore
+from projections.db import ReadStore, Tx
 
 TABLE = "person_keys"
+
+
+def create_table(tx: Tx) -> None:
+    """The key store's table (R-L6); `accessledger migrate` creates it with the rest of the read side."""
+    tx.execute(
+        f"CREATE TABLE IF NOT EXISTS {TABLE} (tenant_id TEXT NOT NULL, person TEXT NOT NULL, "
+        f"key_b64 TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (tenant_id, person))"
+    )
 
 
 class KeyStore:
     """Person keys in their own table, through a connection of their own (it is read while others write)."""
 
-    def __init__(self, database: Database) -> None:
-        self.store = ReadStore(database)
-        self.store.raw_reads = True
+    def __init__(self, database: Database, shared: ReadStore | None = None) -> None:
+        self.database = database
+        # PostgreSQL: the read side's pool serves keys too (each connection is its own); SQLite: a connection of
+        # its own, since a key is read while the thread's read-model connection may be inside a transaction.
+        self._shared = shared if shared is not None and shared.kind == "postgresql" else None
+        self._store: ReadStore | None = None
         self._cache: dict[tuple[str, str], bytes | None] = {}
         self._lock = threading.Lock()
         self._created = False
 
+    @property
+    def store(self) -> ReadStore:
+        """Its own small connection pool, opened on first use (most processes read keys rarely)."""
+        if self._shared is not None:
+            return self._shared
+        if self._store is None:
+            self._store = ReadStore(self.database, pool_size=2)
+            self._store.raw_reads = True
+        return self._store
+
+    def ensure(self) -> None:
+        """Create the table (idempotent; `accessledger migrate` and every serving process do it at start)."""
+        self._ensure()
+
     def _ensure(self) -> None:
         if self._created:
             return
-        with self.store.transaction() as tx:
-            if tx.kind == "postgresql":  # racing CREATE TABLE IF NOT EXISTS collide on PostgreSQL's catalog
-                tx.execute("SELECT pg_advisory_xact_lock(hashtext('accessledger:person_keys'))")
-            tx.execute(
-                f"CREATE TABLE IF NOT EXISTS {TABLE} (tenant_id TEXT NOT NULL, person TEXT NOT NULL, "
-                f"key_b64 TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (tenant_id, person))"
-            )
-        self._created = True
+        with self.store.reader(raw=True) as tx:
+            self._created = tx.has_table(TABLE)
+        if not self._created:  # a database `accessledger migrate` has not seen yet (tests, the demo)
+            with self.store.transaction() as tx:
+                if tx.kind == "postgresql":  # racing CREATE TABLE IF NOT EXISTS collide on PostgreSQL's catalog
+                    tx.execute("SELECT pg_advisory_xact_lock(hashtext('accessledger:person_keys'))")
+                create_table(tx)
+            self._created = True
 
     def key(self, tenant_id: str, person: str, create: bool = False) -> bytes | None:
         """The person's key; with `create`, a new one when there is none yet (None: erased, or never made)."""
         cached = self._cache.get((tenant_id, person))
         if cached is not None:
             return cached
-        self._ensure()
-        with self.store.reader() as tx:
-            row = tx.one(f"SELECT key_b64 FROM {TABLE} WHERE tenant_id = ? AND person = ?", (tenant_id, person))
-        if row is None and create:
+        row = None
+        if not create:
+            # Reading never creates the table (no write lock for readers): a store without it has no keys yet.
+            try:
+                with self.store.reader(raw=True) as tx:
+                    row = tx.one(f"SELECT key_b64 FROM {TABLE} WHERE tenant_id = ? AND person = ?", (tenant_id, person))
+            except Exception as exc:
+                if "no such table" not in str(exc) and "does not exist" not in str(exc):
+                    raise
+        else:
+            self._ensure()
             with self.store.transaction() as tx:
                 tx.execute(
                     f"INSERT INTO {TABLE} (tenant_id, person, key_b64, created_at) VALUES (?, ?, ?, ?) "
@@ -96,4 +128,6 @@ class KeyStore:
             self._cache.clear()
 
     def close(self) -> None:
-        self.store.close()
+        if self._store is not None:
+            self._store.close()
+            self._store = None

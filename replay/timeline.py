@@ -138,6 +138,9 @@ SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
     ),
     "RoleRedefined": lambda d: f"role {d['role_id']} redefined",
     "RoleDeleted": lambda d: f"role {d['role_id']} deleted",
+    "PersonErased": lambda d: (
+        f"{d['erasure_id']}: {', '.join(d['fields'])} of {d['user_id'] or 'an invitee'} erased (R-L6)"
+    ),
     "RestrictionAdded": lambda d: (
         f"{d['restriction_id']}: {d['user_id']} restricted from {d['permission']} at scope {d.get('scope', 'all')}"
         + (f" on {resource_text(d['resource'])}" if d.get("resource") else "")

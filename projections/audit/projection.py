@@ -196,8 +196,12 @@ def audit_page(
     if cursor is not None:
         where += " AND sequence > ?"
         params.append(decode_cursor(cursor, (int,))[0])
-    rows = tx.all(f"SELECT {_SELECT} FROM {TABLE} WHERE {where} ORDER BY sequence LIMIT ?", (*params, limit + 1))
-    items = [_readable(entry_of(row), tx.keys) for row in rows[:limit]]
+    keys, tx.keys = tx.keys, None  # rows as stored: `open_entry` opens them and lists what the chain hashed
+    try:
+        rows = tx.all(f"SELECT {_SELECT} FROM {TABLE} WHERE {where} ORDER BY sequence LIMIT ?", (*params, limit + 1))
+    finally:
+        tx.keys = keys
+    items = [_readable(entry_of(row), keys) for row in rows[:limit]]
     next_cursor = encode_cursor([items[-1]["sequence"]]) if len(rows) > limit else None
     return items, next_cursor
 
@@ -208,31 +212,39 @@ def entries_at(tx: Tx, tenant_id: str, positions: Iterable[int]) -> list[dict[st
     out: list[dict[str, Any]] = []
     for start in range(0, len(wanted), 500):
         chunk = wanted[start : start + 500]
-        rows = tx.all(
-            f"SELECT {_SELECT} FROM {TABLE} WHERE tenant_id = ? AND position IN ({', '.join('?' for _ in chunk)})"
-            " ORDER BY position",
-            (tenant_id, *chunk),
-        )
-        out.extend(_readable(entry_of(row), tx.keys) for row in rows)
+        keys, tx.keys = tx.keys, None
+        try:
+            rows = tx.all(
+                f"SELECT {_SELECT} FROM {TABLE} WHERE tenant_id = ? AND position IN ({', '.join('?' for _ in chunk)})"
+                " ORDER BY position",
+                (tenant_id, *chunk),
+            )
+        finally:
+            tx.keys = keys
+        out.extend(_readable(entry_of(row), keys) for row in rows)
     return out
 
 
-def _readable(entry: dict[str, Any], keys: Any) -> dict[str, Any]:
-    """The entry with its personal values open (their text, or `[erased]`, R-L6); the row keeps them sealed."""
-    if keys is not None and PREFIX in json.dumps(entry["data"]):
-        entry["data"] = readable_form(entry["data"], lambda envelope: open_with(keys, envelope))
+def open_entry(entry: dict[str, Any], keys: Any) -> dict[str, Any]:
+    """The entry as readers get it (R-L6): personal values open (their text, or `[erased]`), and `sealed`: the
+    hashed form (`sha256:…`) of each by path, which the chain covers in their place, so the chain can be checked
+    from what a reader holds (docs/compliance.md). Entries without personal values are unchanged."""
+    personal = {"reason": entry["reason"], "data": entry["data"]}
+    sealed = personal_paths(personal)
+    if not sealed:
+        return entry
+    entry.update(readable_form(personal, lambda envelope: open_with(keys, envelope)))
+    entry["sealed"] = sealed
     return entry
+
+
+def _readable(entry: dict[str, Any], keys: Any) -> dict[str, Any]:
+    """Open for readers; as stored for a raw transaction (verification)."""
+    return entry if keys is None else open_entry(entry, keys)
 
 
 def _personal_line(row: dict[str, Any], keys: Any) -> dict[str, Any]:
-    """An exported entry with personal values open, and `sealed`: the hashed form (`sha256:…`) of each, by path,
-    so the chain can be checked from the export alone (docs/compliance.md)."""
-    entry = entry_of(row)
-    sealed = personal_paths({"reason": entry["reason"], "data": entry["data"]})
-    opened = readable_form({"reason": entry["reason"], "data": entry["data"]}, lambda e: open_with(keys, e))
-    entry.update(opened)
-    entry["sealed"] = sealed
-    return entry
+    return open_entry(entry_of(row), keys)
 
 
 @contextmanager

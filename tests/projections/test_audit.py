@@ -153,12 +153,24 @@ def test_R_L2_chain_links_every_entry_and_verifies(ledger, clock, store, runner)
         previous = GENESIS_HASH
         for item in items:
             assert item["prev_hash"] == previous
-            body = {k: v for k, v in item.items() if k != "hash"}
+            body = hashed_body(item)
             assert item["hash"] == hashlib.sha256(bytes.fromhex(previous) + rfc8785.dumps(body)).hexdigest()
             previous = item["hash"]
         assert verify_tenant(store, ledger, tenant_id) == {"ok": True, "entries": len(items), "first_mismatch": None}
     everything = verify_every_tenant(store, ledger)
     assert everything["ok"] and everything["entries"] == ledger.head_position()
+
+
+def hashed_body(entry: dict[str, Any]) -> dict[str, Any]:
+    """The entry without `hash`, each personal value replaced by the hashed form its `sealed` lists (R-L6)."""
+    body = json.loads(json.dumps({k: v for k, v in entry.items() if k not in ("hash", "sealed")}))
+    for path, digest in entry.get("sealed", {}).items():
+        *parents, leaf = path.split(".")
+        node = body
+        for name in parents:
+            node = node[name]
+        node[leaf] = digest
+    return body
 
 
 def all_entries(store: ReadStore, tenant_id: str) -> list[dict[str, Any]]:
