@@ -58,7 +58,7 @@ def run_what_if(
     _not_after_now(end, now, "to")
     sequence_at(store, tenant_id)  # not_found for a tenant that does not exist
     change = change_for(store, tenant_id, roles, removed_roles)
-    with store.reader() as tx:
+    with store.reader(raw=True) as tx:  # events are opened by the ledger's mapper, not by the reader
         events = (recorded.event for recorded in tenant_events(tx, app, tenant_id))
         changes = what_if(events, change, start, end)
     return {"from": to_json_value(start), "to": to_json_value(end), "changes": changes}
