@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from replay.rebuild import rebuild
-from tests.api.http.conftest import TENANT, Api, assert_problem
+from tests.api.http.client import TENANT, Api, assert_problem
 
 ERASURES = f"/v1/tenants/{TENANT}/erasures"
 EMAIL, NAME, WHY = "ex.person@acme.example", "Exa Personsdottir", "Wechsel zur Konkurrenz: Vertraulich"
