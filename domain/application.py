@@ -292,7 +292,10 @@ class AccessLedger(AccessCommands, Application):
 
     def purchase_addon(self, tenant_id: str, actor: Actor, kind: str) -> CommandResult:
         """R-S2: values `addon_id` and `charge` ({amount, currency}), the prorated charge the purchase recorded."""
-        purchased, position = self.execute(tenant_id, actor, lambda t: t.purchase_addon(kind))
+        try:
+            purchased, position = self.execute(tenant_id, actor, lambda t: t.purchase_addon(kind))
+        except AlreadyRecorded as recorded:  # a retry of a purchase recorded before a crash (R-X3)
+            return self.recovered(tenant_id, recorded.versions)
         return CommandResult(position, purchased)
 
     def cancel_addon(self, tenant_id: str, actor: Actor, addon_id: str) -> CommandResult:

@@ -73,6 +73,8 @@ def outcome_of(events: list[Any]) -> dict[str, Any]:
             values.update(owner_token=None, owner_token_id=event.owner_token_id, tenant_id=event.tenant_id)
         if name == "ResourcesAssigned":
             values["assigned"] = len(event.resource_ids)
+        if name == "AddOnPurchased":
+            values["charge"] = {"amount": event.prorated_charge, "currency": event.currency}
     if events:
         values.setdefault("tenant_id", events[0].tenant_id)
     return values

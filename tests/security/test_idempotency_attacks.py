@@ -59,6 +59,30 @@ def test_R_X3_finding3_a_key_held_by_a_process_that_died_answers_what_was_record
         assert again.status_code == 201 and again.json() == retried.json()
 
 
+def test_R_X3_R_S2_a_purchase_recorded_before_a_crash_answers_its_recorded_charge(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The retry of an add-on purchase recorded by a process that died answers 201 with the add-on and the
+    prorated charge its event recorded, and buys nothing twice."""
+    monkeypatch.setattr(idempotency, "FOREIGN_CLAIM_SECONDS", 0.5)
+    tokens: dict[str, str] = {}
+    headers = {"Idempotency-Key": "crash-addon"}
+    with served(settings, tokens) as first:
+        first.open_tenant()
+        monkeypatch.setattr(idempotency.IdempotencyStore, "complete", lambda *a, **k: None)
+        bought = first.post(f"{T}/addons", json={"kind": "user-seats"}, headers=headers)
+        assert bought.status_code == 201, bought.text
+        monkeypatch.undo()
+        monkeypatch.setattr(idempotency, "FOREIGN_CLAIM_SECONDS", 0.5)
+    with served(settings, tokens) as second:
+        before = head(second)
+        retried = second.post(f"{T}/addons", json={"kind": "user-seats"}, headers=headers)
+        assert retried.status_code == 201, retried.text
+        assert retried.json()["charge"] == bought.json()["charge"]
+        assert retried.json()["addon"]["addon_id"] == bought.json()["addon"]["addon_id"]
+        assert head(second) == before
+
+
 def test_R_X3_finding3_a_key_held_by_a_process_that_died_before_recording_runs_the_command(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
