@@ -11,7 +11,24 @@ import pytest
 from tests.api.http.client import OPERATOR_TOKEN, TENANT, Api
 from tests.api.http.conftest import api, settings  # noqa: F401 - fixtures used here
 
+PAGES = [
+    "/console/tenants",
+    f"/console/t/{TENANT}",
+    f"/console/t/{TENANT}/members",
+    f"/console/t/{TENANT}/members/bob",
+    f"/console/t/{TENANT}/audit",
+    f"/console/t/{TENANT}/access-report",
+    f"/console/t/{TENANT}/diff",
+    f"/console/t/{TENANT}/why",
+    f"/console/t/{TENANT}/changes",
+    f"/console/t/{TENANT}/what-if",
+]
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def audit_count(client: Api) -> int:
+    """How many events the ledger has recorded (a refused action must leave it unchanged)."""
+    return len(client.events())
 
 
 def set_clock(client: Api, now: str) -> None:
