@@ -15,11 +15,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from api.cli.demo.leads import lead_day
+from api.cli.demo.other_tenants import NORD, TRIAL, OtherTenants, email
 from api.cli.demo.session import Office, World, lead_order
 from domain.application import AccessLedger
 from domain.clock import ManualClock
 
-SONNE, NORD, TRIAL = "maklerbuero-sonne", "hausverwaltung-nord", "immobilien-test"
+SONNE = "maklerbuero-sonne"
 BROKERS = [
     ("jonas.weber", "Jonas Weber"),
     ("lukas.schmidt", "Lukas Schmidt"),
@@ -34,11 +35,7 @@ BROKERS = [
 ]
 
 
-def email(user_id: str, domain: str = "maklerbuero-sonne.example") -> str:
-    return f"{user_id}@{domain}"
-
-
-class Story:
+class Story(OtherTenants):
     """Drives the world day by day; `scale` multiplies the lead traffic (the story itself stays)."""
 
     def __init__(self, world: World, end: datetime, scale: float = 1.0) -> None:
@@ -286,86 +283,6 @@ class Story:
 
     def grant_of(self, user_id: str) -> str:
         return next(g.grant_id for g in self.sonne.tenant.grants.values() if g.user_id == user_id)
-
-    # ----------------------------------------------------------------- the second and third tenant
-
-    def open_nord(self) -> None:
-        owner = {
-            "user_id": "henrik.nielsen",
-            "email": email("henrik.nielsen", "hv-nord.example"),
-            "name": "Henrik Nielsen",
-        }
-        plan = {"name": "expert", "included_seats": 3, "billing_interval": "yearly", "currency": "CHF"}
-        self.nord = self.world.open(NORD, "Hausverwaltung Nord AG", plan, owner, "Vertrag Expert-Paket (jährlich)")
-        self.world.later()
-        self.nord.add(
-            "henrik.nielsen", "kai.petersen", "Kai Petersen", "admin", email("kai.petersen", "hv-nord.example")
-        )
-
-    def plan_nord(self) -> None:
-        n = lambda: self.nord  # noqa: E731
-        clara = email("clara.schmidt", "hv-nord.example")
-        self.on(31, 10, 0, lambda: n().invite("henrik.nielsen", clara, "auditor", "Interne Revision"))
-        self.on(32, 9, 0, lambda: n().accept(clara, "clara.schmidt", "Clara Schmidt"))
-        self.on(
-            33,
-            10,
-            0,
-            lambda: n().add(
-                "kai.petersen",
-                "lena.fischer",
-                "Lena Fischer",
-                "marketing",
-                email("lena.fischer", "werbeagentur-blau.example"),
-                "Agentur Blau",
-            ),
-        )
-        self.on(
-            34,
-            10,
-            0,
-            lambda: n().run(
-                "kai.petersen",
-                lambda t: t.purchase_addon("user-seats"),
-                "Mehr Zugänge für die Makler",
-            ),
-        )
-        self.on(
-            35,
-            10,
-            0,
-            lambda: n().add(
-                "kai.petersen", "ole.hansen", "Ole Hansen", "broker", email("ole.hansen", "hv-nord.example")
-            ),
-        )
-        self.on(
-            36,
-            10,
-            0,
-            lambda: n().add(
-                "kai.petersen", "maja.larsen", "Maja Larsen", "broker", email("maja.larsen", "hv-nord.example")
-            ),
-        )
-        self.on(40, 10, 0, lambda: n().run("henrik.nielsen", lambda t: t.change_policy(2), "Vier-Augen-Prinzip"))
-        self.on(
-            100,
-            10,
-            0,
-            lambda: n().grant(
-                "kai.petersen", "clara.schmidt", "leads.view_details", "all", days=7, reason="Prüfung Q2"
-            ),
-        )
-        self.on(
-            200, 18, 0, lambda: n().run("henrik.nielsen", lambda t: t.cancel_subscription(), "Anbieterwechsel prüfen")
-        )
-        self.on(215, 9, 0, lambda: n().run("henrik.nielsen", lambda t: t.withdraw_cancellation(), "Wir bleiben"))
-
-    def open_trial(self) -> None:
-        owner = {"user_id": "ursula.lange", "email": "ursula.lange@immobilien-test.example", "name": "Ursula Lange"}
-        plan = {"name": "starter", "included_seats": 1, "billing_interval": "monthly", "currency": "EUR"}
-        trial = self.world.open(TRIAL, "Immobilien Test KG", plan, owner, "Testzugang")
-        self.world.later()
-        trial.add("ursula.lange", "max.mustermann", "Max Mustermann", "broker", "max@immobilien-test.example")
 
 
 def define_campaign_role(tenant: Any) -> Any:
