@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from api.cli.documents import read_document, validated
+from api.cli.help import PLAIN_TEXT
 from api.cli.output import stdout as out
 from api.cli.support import (
     BadInput,
@@ -81,7 +82,12 @@ def what_if(
 
 def check(
     tenant: TenantOption,
-    file: Annotated[str, typer.Argument(help="YAML or JSON: {assertions: [...]}.", show_default=False)],
+    file: Annotated[
+        str,
+        typer.Argument(
+            help="YAML or JSON: {assertions: [...]}.", show_default=False, metavar="FILE", click_type=PLAIN_TEXT
+        ),
+    ],
     at: Annotated[str | None, typer.Option(help="Default instant of assertions without `at`; default: now.")] = None,
     roles: Annotated[str | None, typer.Option("--roles", help="Check under this changed catalog.")] = None,
     json_output: Json = False,

@@ -152,7 +152,7 @@ def test_a_bad_url_never_prints_its_password(tmp_path):
 
 
 def test_help_screens_show_no_type_placeholders_and_offer_completion():
-    """Help showed `<bool>`, `<str>`; shell completion was switched off."""
+    """Help showed `<bool>`, `<str>` (also on an argument's row); shell completion was switched off."""
     import re
 
     import typer
@@ -166,12 +166,14 @@ def test_help_screens_show_no_type_placeholders_and_offer_completion():
     for name in names:
         result = runner.invoke(app, [*name.split()[1:], "--help"], env={"COLUMNS": "200", "NO_COLOR": "1"})
         assert result.exit_code == 0, (name, result.output)
-        options = [line for line in result.output.splitlines() if re.search(r"│\s+(\*\s+)?--", line)]
-        assert not any(re.search(r"<(bool|str|int|float|list|path)\b", line) for line in options), (name, options)
+        rows = [line for line in result.output.splitlines() if line.startswith("│")]
+        assert not any(re.search(r"<(bool|str|int|float|list|path|function)\b", line) for line in rows), (name, rows)
     root = runner.invoke(app, ["--help"], env={"COLUMNS": "200", "NO_COLOR": "1"}).output
     assert "--install-completion" in root and "--show-completion" in root
     state_help = runner.invoke(app, ["replay", "state", "--help"], env={"COLUMNS": "200", "NO_COLOR": "1"}).output
     assert re.search(r"--tenant\s+TENANT\b", state_help), state_help
+    assert_help = runner.invoke(app, ["assert", "--help"], env={"COLUMNS": "200", "NO_COLOR": "1"}).output
+    assert re.search(r"Usage: .*assert \[OPTIONS\] FILE\b", assert_help), assert_help
 
 
 def test_demo_fills_two_schemas_of_one_database(tmp_path, postgresql_url):
