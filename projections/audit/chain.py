@@ -3,7 +3,8 @@
 `hash = hex(SHA-256(bytes.fromhex(prev_hash) ‖ RFC 8785 canonical JSON of the entry without `hash`))`; a tenant's
 first entry has `prev_hash` = 64 zeros. Canonical JSON takes a fast path (Python's sorted compact JSON) for the
 shapes events have, which yields RFC 8785's bytes exactly (tests/domain/test_audit_hash.py), and RFC 8785 itself
-for anything else.
+for anything else. The fast path is orjson (C): for those shapes its sorted compact output is Python's byte for byte,
+and hashing was the largest cost of a rebuild (issue 17).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import rfc8785
 
 from domain.personal import PREFIX, PersonalText, hashed_form, stored_form
@@ -38,7 +40,17 @@ FIELDS = (
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SAFE_INT = 2**53
-_fast_dumps = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False).encode
+_py_dumps = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False).encode
+_SORTED = orjson.OPT_SORT_KEYS
+
+
+def _fast_dumps(value: Any) -> bytes:
+    """Sorted compact JSON of a plain value (see `_plain`); a lone surrogate, which orjson refuses, fails as
+    Python's encoder fails on it (UnicodeEncodeError): RFC 8785 refuses it too."""
+    try:
+        return orjson.dumps(value, option=_SORTED)
+    except orjson.JSONEncodeError:
+        return _py_dumps(value).encode()
 
 
 def instant_text(value: datetime) -> str:
@@ -53,30 +65,39 @@ def micros(value: datetime) -> int:
     return (value - _EPOCH) // timedelta(microseconds=1)
 
 
+_LEAVES = frozenset({str, bool, type(None)})
+
+
 def _plain(value: Any) -> bool:
     """True when Python's sorted compact JSON is already RFC 8785 (no floats, ASCII keys, safe integers)."""
     kind = type(value)
-    if kind is str or kind is bool or value is None:
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str or not key.isascii():
+                return False
+            if type(item) not in _LEAVES and not _plain(item):
+                return False
+        return True
+    if kind in _LEAVES:
         return True
     if kind is int:
         return -_SAFE_INT < value < _SAFE_INT
-    if kind is dict:
-        return all(type(k) is str and k.isascii() and _plain(v) for k, v in value.items())
     if kind is list:
-        return all(_plain(v) for v in value)
+        return all(type(v) in _LEAVES or _plain(v) for v in value)
     return False
 
 
 def canonical_json(value: Any) -> bytes:
     """RFC 8785 canonical JSON; the common shapes take a fast path that yields the same bytes."""
     if _plain(value):
-        return _fast_dumps(value).encode()
+        return _fast_dumps(value)
     return rfc8785.dumps(value)
 
 
 # The entry's keys in RFC 8785 order (plain ASCII names sort by code unit as by code point).
 _KEYS = tuple(sorted(FIELDS[:-1]))
 _KEY_SET = frozenset(_KEYS)
+_SCALAR_KEYS = tuple(key for key in _KEYS if key != "data")
 _quote = json.encoder.encode_basestring  # C-coded; for a str RFC 8785 writes the same bytes
 
 
@@ -100,6 +121,13 @@ def chain_hash(entry: dict[str, Any], data_json: str) -> str:
         data_json = canonical_json(hashed_form(json.loads(data_json))).decode()
     if isinstance(entry.get("reason"), str) and entry["reason"].startswith(PREFIX):
         entry = {**entry, "reason": hashed_form(entry["reason"])}
+    scalars = {key: entry[key] for key in _SCALAR_KEYS}
+    if _plain(scalars):
+        scalars["data"] = orjson.Fragment(data_json)
+        try:
+            return hashlib.sha256(bytes.fromhex(entry["prev_hash"]) + orjson.dumps(scalars, option=_SORTED)).hexdigest()
+        except orjson.JSONEncodeError:  # a lone surrogate: the path below fails as RFC 8785 does
+            pass
     body = ",".join(f'"{key}":{data_json if key == "data" else _scalar_json(entry[key])}' for key in _KEYS)
     return hashlib.sha256(bytes.fromhex(entry["prev_hash"]) + ("{" + body + "}").encode()).hexdigest()
 
@@ -130,6 +158,8 @@ def _public_json(event: Any) -> dict[str, Any]:
             out[name] = value
         elif kind is PersonalText:
             out[name] = value.envelope
+        elif kind is datetime:
+            out[name] = value.isoformat().replace("+00:00", "Z")  # as to_json_value writes it
         else:
             value = to_json_value(value)
             out[name] = stored_form(value) if kind is dict else value
@@ -140,6 +170,9 @@ def derive_entry(recorded: Recorded) -> dict[str, Any]:
     """The entry an event gives, without `prev_hash` and `hash`; secrets are left out (R-L1), personal values are
     their envelopes (R-L6: stored sealed, read open)."""
     event = recorded.event
+    reason = event.caller_reason
+    if reason is not None and type(reason) is not str:
+        reason = stored_form(reason)
     return {
         "position": recorded.position,
         "tenant_id": event.tenant_id,
@@ -150,7 +183,7 @@ def derive_entry(recorded: Recorded) -> dict[str, Any]:
         "actor": event.actor,
         "subject": subject_of(event),
         "request_id": event.request_id,
-        "reason": stored_form(event.caller_reason),
+        "reason": reason,
         "data": _public_json(event),
     }
 
