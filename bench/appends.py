@@ -4,6 +4,11 @@ raw save rate (get + one event + save of bare aggregates, 20 of them, as many th
 This is the write ceiling of one primary that docs/operations.md quotes. eventsourcing's PostgreSQL recorder takes
 `LOCK TABLE … IN EXCLUSIVE MODE` around each insert to keep notification ids gap-free in commit order, so appends
 are serialised whatever the number of processes; SQLite serialises them by its file lock.
+
+On PostgreSQL the same commands and raw saves are also measured through eventsourcing's one-round-trip path
+(`POSTGRES_ENABLE_DB_FUNCTIONS`: one call of a database function per save). It is reported, not used: that function
+takes no table lock, so notification ids are no longer in commit order and the projector could pass over an event
+that commits after a later one (issue 17; tests/domain/test_append_order.py shows both).
 """
 
 from __future__ import annotations
@@ -12,16 +17,19 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any
 
-from bench.commands import Bare, bare_app
+from bench.commands import Bare, BareApp, bare_app
 from bench.context import DbRun, log
 from bench.harness import Row, Sizes
-from domain.application import Actor
+from domain.application import AccessLedger, Actor
+from domain.storage import parse_database_url
 from domain.tenant.metadata import OPERATOR
 
 TENANTS = 20
 THREADS = 8
 FIGURE = "appends/s, commands over 20 tenants vs raw saves"
+DB_FUNCTIONS = {"POSTGRES_ENABLE_DB_FUNCTIONS": "y"}
 
 
 def expected(sizes: Sizes) -> list[tuple[str, str, str]]:
@@ -53,11 +61,7 @@ def _timed(seconds: float, work: Callable[[int, threading.Event], int]) -> float
     return sum(counts) / (time.perf_counter() - started)
 
 
-def run(db: DbRun) -> None:
-    seconds = 3.0 if db.sizes.name == "quick" else 8.0
-    ledger = db.ledger
-    tag = uuid.uuid4().hex[:6]
-    tenants = [f"app-{tag}-{n}" for n in range(TENANTS)]
+def _open_tenants(ledger: Any, tenants: list[str]) -> None:
     plan = {"name": "bench", "included_seats": 1_000_000, "billing_interval": "yearly", "currency": "EUR"}
     for tenant in tenants:
         ledger.open_tenant(
@@ -68,6 +72,13 @@ def run(db: DbRun) -> None:
             owner={"user_id": "owner", "email": "owner@bench.example", "name": "Owner"},
         )
 
+
+def _commands(ledger: Any, seconds: float) -> tuple[float, float]:
+    """(events/s, commands/s) of add-member commands over TENANTS fresh tenants from THREADS threads."""
+    tag = uuid.uuid4().hex[:6]
+    tenants = [f"app-{tag}-{n}" for n in range(TENANTS)]
+    _open_tenants(ledger, tenants)
+
     def commands(index: int, stop: threading.Event) -> int:
         owner, n = Actor("owner"), 0
         while not stop.is_set():
@@ -77,7 +88,13 @@ def run(db: DbRun) -> None:
             n += 1
         return n
 
-    bare = bare_app(db)
+    head, started = ledger.head_position(), time.perf_counter()
+    per_second = _timed(seconds, commands)
+    return (ledger.head_position() - head) / (time.perf_counter() - started), per_second
+
+
+def _raw(bare: BareApp, seconds: float) -> float:
+    """Events/s of raw eventsourcing saves (get + one event + save) over TENANTS bare aggregates."""
     ids = []
     for _ in range(TENANTS):
         aggregate = Bare()
@@ -99,17 +116,33 @@ def run(db: DbRun) -> None:
             n += 1
         return events
 
+    return _timed(seconds, raw)
+
+
+def run(db: DbRun) -> None:
+    seconds = 3.0 if db.sizes.name == "quick" else 8.0
+    rate, per_second = _commands(db.ledger, seconds)
+    bare = bare_app(db)
     try:
-        head, started = ledger.head_position(), time.perf_counter()
-        per_second = _timed(seconds, commands)
-        rate = (ledger.head_position() - head) / (time.perf_counter() - started)
-        baseline = _timed(seconds, raw)
+        baseline = _raw(bare, seconds)
     finally:
         bare.close()
     log(
         f"{db.kind}: appends {rate:,.0f} events/s ({per_second:,.0f} commands/s) over {TENANTS} tenants, "
         f"{THREADS} threads; raw saves {baseline:,.0f} events/s"
     )
+    note = (
+        f"{per_second:,.0f} add-member commands/s, {THREADS} threads, {seconds:.0f} s each; one primary's "
+        "append ceiling (docs/operations.md)"
+    )
+    extra: dict[str, Any] = {}
+    if db.kind == "postgresql":
+        functions, functions_raw = _db_functions(db, seconds)
+        extra = {"db_functions_events_per_second": functions, "db_functions_raw_saves_per_second": functions_raw}
+        note += (
+            f"; through eventsourcing's db functions (not used: ids not in commit order) {functions:,.0f} events/s, "
+            f"raw saves {functions_raw:,.0f}"
+        )
     db.add(
         Row(
             FIGURE,
@@ -121,7 +154,21 @@ def run(db: DbRun) -> None:
             "ratio ≥ 0.50",
             rate >= 0.5 * baseline,
             rate / baseline if baseline else None,
-            f"{per_second:,.0f} add-member commands/s, {THREADS} threads, {seconds:.0f} s each; one primary's "
-            "append ceiling (docs/operations.md)",
+            note,
+            extra,
         )
     )
+
+
+def _db_functions(db: DbRun, seconds: float) -> tuple[float, float]:
+    """(events/s of the same commands, of raw saves) through eventsourcing's one-round-trip insert function."""
+    ledger = AccessLedger(db.url, db.ledger.clock, env=DB_FUNCTIONS, keys=db.services.store.keys)
+    bare = BareApp(env={**parse_database_url(db.url).eventsourcing_env(), **DB_FUNCTIONS})
+    try:
+        rate, per_second = _commands(ledger, seconds)
+        raw = _raw(bare, seconds)
+    finally:
+        bare.close()
+        ledger.close()
+    log(f"{db.kind}: through db functions {rate:,.0f} events/s ({per_second:,.0f} commands/s); raw saves {raw:,.0f}")
+    return rate, raw

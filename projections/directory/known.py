@@ -27,13 +27,37 @@ def named(event: Any) -> list[tuple[str, str]]:
     return []
 
 
-def record(sql: BatchSql, recorded: Recorded) -> None:
-    """Remember the resources `recorded` names, the first time each is named."""
-    resources = named(recorded.event)
-    if resources:
-        e = recorded.event
+class KnownResources:
+    """The resources a batch names, written once at its end: the first naming of each in the batch, and an older
+    row kept by ON CONFLICT DO NOTHING. Written one statement per event, this was most of a rebuild's statements
+    on a busy tenant (issue 17); PostgreSQL gets the batch as arrays in one statement."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str, str], tuple[str, str | None, int]] = {}
+
+    def record(self, recorded: Recorded) -> None:
+        """Remember the resources `recorded` names, the first time each is named in the batch."""
+        resources = named(recorded.event)
+        if resources:
+            e = recorded.event
+            at = ts(e.occurred_at)
+            for resource_type, resource_id in resources:
+                self.rows.setdefault((e.tenant_id, resource_type, resource_id), (at, recorded.position))
+
+    def flush(self, sql: BatchSql) -> None:
+        if not self.rows:
+            return
+        rows = [(*key, at, position) for key, (at, position) in self.rows.items()]
+        self.rows = {}
+        if sql.tx.kind == "postgresql":
+            sql.run(
+                f"INSERT INTO {TABLE}{{s}} (tenant_id, resource_type, resource_id, known_at, known_position) "
+                "SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[]) ON CONFLICT DO NOTHING",
+                [list(column) for column in zip(*rows, strict=True)],
+            )
+            return
         sql.many(
             f"INSERT INTO {TABLE}{{s}} (tenant_id, resource_type, resource_id, known_at, known_position) "
             "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            [(e.tenant_id, t, i, ts(e.occurred_at), recorded.position) for t, i in resources],
+            rows,
         )

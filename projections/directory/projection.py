@@ -38,12 +38,14 @@ class DirectoryProjection:
         moved: dict[str, int] = {}
         with batch_sql(tx, suffix) as sql:
             writer = Writer(sql)
+            resources = known.KnownResources()
             for recorded in batch:
                 handler = self.HANDLERS.get(type(recorded.event))
                 if handler is not None:
                     handler(writer, recorded, recorded.event)
-                known.record(sql, recorded)
+                resources.record(recorded)
                 moved[recorded.event.tenant_id] = recorded.position
+            resources.flush(sql)
             # The access cache drops only tenants that moved (see projections.queries.access_cache).
             sql.many(
                 "UPDATE dir_tenants{s} SET last_position = ? WHERE tenant_id = ?",
