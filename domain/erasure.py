@@ -26,6 +26,22 @@ def default_keys(database: Database, env: dict[str, str]) -> Any:
     return KeyStore(database)
 
 
+def key_recorder_env(database: Database, env: dict[str, str]) -> dict[str, str]:
+    """eventsourcing's setting for the recorder that stores new persons' keys with their events (none in memory)."""
+    if env.get("PERSISTENCE_MODULE", "").endswith("popo"):
+        return {}
+    from projections.key_recorders import recorder_topic
+
+    topic = recorder_topic(database.kind)
+    return {"APPLICATION_RECORDER_TOPIC": topic} if topic else {}
+
+
+def attach_keys(recorder: Any, keys: Any) -> None:
+    """Give the event store's recorder the key store whose staged keys it records with the events."""
+    if hasattr(recorder, "keys") and hasattr(keys, "take_staged"):
+        recorder.keys = keys
+
+
 def find_person(events: Any, user_id: str | None, email: str | None) -> tuple[set[str], set[str], set[str]]:
     """(user ids, invitation ids, texts: their e-mails, names and user ids) of this person in the history."""
     users: set[str] = set()

@@ -18,6 +18,7 @@ import os
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 PREFIX = "pd1:"
@@ -101,7 +102,12 @@ def unseal(envelope: str, key: bytes | None) -> PersonalText:
     if key is None:
         return PersonalText(ERASED, envelope, digest)
     raw = base64.urlsafe_b64decode(sealed)
-    plain = _cipher(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], f"{tenant_id}:{person}".encode())
+    try:
+        plain = _cipher(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], f"{tenant_id}:{person}".encode())
+    except InvalidTag:
+        # Sealed under a key that no longer exists: the person was erased and the user id later reused, so the
+        # key store holds the new person's key. The old value is as gone as the old key.
+        return PersonalText(ERASED, envelope, digest)
     return PersonalText(plain[SALT_BYTES:].decode(), envelope, digest)
 
 
@@ -190,6 +196,9 @@ class MemoryKeys:
 
     def destroy(self, tenant_id: str, persons: list[str]) -> int:
         return sum(1 for p in persons if self._keys.pop((tenant_id, p), None) is not None)
+
+    def forget(self, tenant_id: str | None = None, persons: list[str] | None = None) -> None:
+        """Nothing is cached apart from the keys themselves."""
 
     def close(self) -> None:
         self._keys.clear()

@@ -73,12 +73,15 @@ class PersonalDataMapper(Mapper):
         object.__setattr__(sealed, "__dict__", state)
         return super().to_stored_event(sealed)
 
-    def _seal_value(self, keys: KeyProvider, tenant_id: str, person: str, value: Any) -> Any:
+    def _seal_value(self, keys: KeyProvider, tenant_id: str, person: str, value: Any, event: bool = True) -> Any:
         if not isinstance(value, str) or is_envelope(value):
             return value
         if isinstance(value, PersonalText) and (value.erased or parts(value.envelope)[:2] == (tenant_id, person)):
             return value.envelope  # read back and stored again for the same person: the same envelope
-        key = keys.key(tenant_id, person, create=True)
+        stage = getattr(keys, "stage", None) if event else None
+        # An event's new key is staged: the recorder stores it in the transaction that records the event.
+        key = stage(tenant_id, person) if stage is not None else keys.key(tenant_id, person, create=True)
+        assert key is not None
         return seal(key, tenant_id, person, str(value))
 
     def _seal_event(self, keys: KeyProvider, name: str, tenant_id: str, state: dict[str, Any]) -> None:
@@ -106,14 +109,14 @@ class PersonalDataMapper(Mapper):
             person = person_of_user(user_id)
             members[user_id] = dataclasses.replace(
                 member,
-                email=self._seal_value(keys, tenant_id, person, member.email),
-                name=self._seal_value(keys, tenant_id, person, member.name),
+                email=self._seal_value(keys, tenant_id, person, member.email, event=False),
+                name=self._seal_value(keys, tenant_id, person, member.name, event=False),
             )
         invitations = {}
         for invitation_id, invitation in (state.get("invitations") or {}).items():
             person = person_of_invitation(invitation_id)
             invitations[invitation_id] = dataclasses.replace(
-                invitation, email=self._seal_value(keys, tenant_id, person, invitation.email)
+                invitation, email=self._seal_value(keys, tenant_id, person, invitation.email, event=False)
             )
         state["members"], state["invitations"] = members, invitations
         return state

@@ -202,6 +202,17 @@ class ReadStore:
             finally:
                 conn.execute("ROLLBACK")
 
+    @contextmanager
+    def autocommit(self) -> Iterator[Tx]:
+        """One statement's worth of reading with no transaction around it (one round trip on PostgreSQL, where
+        `reader` adds BEGIN, SET TRANSACTION and COMMIT); values stay as stored."""
+        self.check_reachable()
+        if self.kind == "postgresql":
+            with self._pool.connection() as conn:
+                yield Tx(conn, self.kind)
+        else:
+            yield Tx(self._sqlite(), self.kind)
+
     def _reading(self, tx: Tx, raw: bool) -> Tx:
         if not raw and not self.raw_reads:
             tx.keys = self.keys

@@ -3,9 +3,12 @@
 The projector sends `NOTIFY accessledger_projected` after each batch with `{"position": P, "tenants": [...]}`
 (`null` when too many to list); API processes send `NOTIFY accessledger_events` after each command so a waiting
 projector wakes at once. The follower LISTENs to both on its one connection, feeds the watch, kicks the local
-projector, and every `poll` seconds (and after reconnecting) reads the tracking table itself, naming the tenants
-that moved from `dir_tenants.last_position`, so a lost notification costs at most one poll. On SQLite (one
-machine, no NOTIFY) it only polls. When the database is away it retries every second until it is back (R-Z3).
+projector, and drops the person keys another process erased (`accessledger_erased`, R-L6, sent by
+`KeyStore.destroy` in the transaction that deletes them). Every `poll` seconds (and after reconnecting) it reads
+the tracking table itself, naming the tenants that moved from `dir_tenants.last_position`, and the erasure count,
+so a lost notification costs at most one poll. On SQLite (one machine, no NOTIFY) it only polls, every 0.1 s:
+`accessledger erase` run beside `serve` is heard that way. When the database is away it retries every second
+until it is back (R-Z3).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from projections.db import ReadStore, Tx
+from projections.keystore import ERASED_CHANNEL
 from projections.watch import PositionWatch
 
 log = logging.getLogger("accessledger.projections")
@@ -120,6 +124,8 @@ class Follower:
                 else:
                     self.connected.set()
                     self.resync()
+                    # `accessledger erase` runs in a process of its own beside `serve`, with no NOTIFY on SQLite.
+                    self.store.keys.notice_erasures()
                     self.stop.wait(self.poll)
                 failures = 0
             except Exception as exc:  # the database went away: fail requests fast, retry until it is back (R-Z3)
@@ -138,8 +144,10 @@ class Follower:
         try:
             conn.execute(f"LISTEN {EVENTS_CHANNEL}")
             conn.execute(f"LISTEN {PROJECTED_CHANNEL}")
+            conn.execute(f"LISTEN {ERASED_CHANNEL}")
             if self.store.unreachable:
                 self.store.recovered()
+            self.store.keys.notice_erasures()  # an erasure while nobody listened
             self.connected.set()
             self.resync()  # what moved while nobody listened
             while not self.stop.is_set():
@@ -152,6 +160,7 @@ class Follower:
                 if not heard:
                     conn.execute("SELECT 1")  # notice a dead server even when nothing is said
                     self.resync()
+                    self.store.keys.notice_erasures()  # a lost NOTIFY costs at most one poll
         finally:
             self.connected.clear()
             self.sweeper = False
@@ -161,6 +170,9 @@ class Follower:
         if channel == EVENTS_CHANNEL:
             if self.kick is not None:
                 self.kick()
+            return
+        if channel == ERASED_CHANNEL:
+            self._erased(payload)
             return
         try:
             message: dict[str, Any] = json.loads(payload)
@@ -172,3 +184,16 @@ class Follower:
         if message.get("source") == self.watch.source:
             return
         self.watch.advance(position, None if tenants is None else [str(t) for t in tenants])
+
+    def _erased(self, payload: str) -> None:
+        """Another process erased persons (R-L6): drop their keys from this process's cache (all, if unnamed)."""
+        try:
+            message: dict[str, Any] = json.loads(payload)
+            tenant_id, persons = str(message["tenant_id"]), message.get("persons")
+            named = None if persons is None else [str(p) for p in persons]
+        except (ValueError, KeyError, TypeError):
+            named, tenant_id = None, None
+        if named is None:
+            self.store.keys.forget()
+        else:
+            self.store.keys.forget(tenant_id, named)

@@ -15,6 +15,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
+from domain.application import project_tenant
 from domain.due import apply_due_changes
 from domain.errors import DomainError, not_found
 from domain.tenant.aggregate import Tenant, tenant_uuid
@@ -55,7 +56,7 @@ def _fold(app: Any, tenant_id: str, sequence: int, at: datetime | None, position
     if sequence == 0:
         moment = f"at {instant_text(at)}" if at is not None else f"at position {position}"
         raise DomainError("not_found", f"tenant {tenant_id!r} did not exist yet {moment}")
-    tenant = app.repository.get(tenant_uuid(tenant_id), version=sequence)
+    tenant = app.repository.get(tenant_uuid(tenant_id), version=sequence, projector_func=project_tenant)
     if at is not None:
         apply_due_changes(tenant, at, EventContext(actor=SYSTEM, occurred_at=at))
     return tenant
