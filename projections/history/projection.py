@@ -62,9 +62,9 @@ SCHEMA = {
             # The change feed reads the rows each event opened and closed (projections.changes).
             "opened": ("tenant_id, from_position", None),
             "closed": ("tenant_id, to_position", "to_position IS NOT NULL"),
-            # Lookups of subjects (R-C4): who holds a permission at an instant.
-            "permission_open": ("tenant_id, permission", "valid_to IS NULL"),
-            "permission_closed": ("tenant_id, permission, valid_to", "valid_to IS NOT NULL"),
+            # Lookups of subjects (R-C4): who holds a permission at an instant at scope `all`, or on one resource.
+            "holders_open": ("tenant_id, permission, scope, resource_type, resource_id", "valid_to IS NULL"),
+            "holders_closed": ("tenant_id, permission, scope, valid_to", "valid_to IS NOT NULL"),
         },
     ),
     **ROLE_SCHEMA,

@@ -19,17 +19,19 @@ from datetime import datetime
 from typing import Any
 
 from projections.db import ReadStore
-from projections.queries.access import access_position, check_at, closing, tenant_row
+from projections.queries.access import access_position, closing, holdings_at, role_at, tenant_row
 from projections.queries.access_history import Assignments, Chains, MemberHistory
 from projections.queries.cache_budget import ENTRY_BYTES, TenantLru, weigh
-from projections.queries.decide import decide, decision
-from projections.values import parse_ts
+from projections.queries.decide import Holding, Place, decide, decision
+from projections.values import parse_ts, ts
 from projections.watch import PositionWatch, Tenants
 
 MAX_ENTRIES = 100_000  # members or resources per tenant entry before it starts over
 DEFAULT_MAX_BYTES = 256 * 2**20  # ACCESSLEDGER_CACHE_MB (R-Z5)
 MAX_MEMBER_ROWS = 20_000  # history rows of one member held in memory; beyond, SQL answers
 TOO_LONG = object()
+CHUNK = 500  # ids in one IN list
+ResourceState = tuple[Assignments, Chains]  # a resource's assignment intervals and ancestors over time
 
 
 @dataclass
@@ -41,7 +43,7 @@ class TenantEntry:
     closes_at: datetime | None
     owner_id: str = ""
     members: dict[str, Any] = field(default_factory=dict)  # member → MemberHistory | TOO_LONG (never strangers)
-    resources: dict[tuple[str, str], tuple[Assignments, Chains]] = field(default_factory=dict)
+    resources: dict[tuple[str, str], ResourceState] = field(default_factory=dict)
     managers: dict[str, Chains] = field(default_factory=dict)  # member → who is above them, over time
     principals: dict[str, dict[str, str]] = field(default_factory=dict)  # token hash → active member token
     bytes: int = ENTRY_BYTES  # estimated memory held (projections.queries.cache_budget)
@@ -174,23 +176,44 @@ class AccessCache:
         self._keep(entry, entry.members, user_id, history, weigh(roles) + (0 if history is TOO_LONG else weigh(rows)))
         return history
 
-    def resource(self, entry: TenantEntry, resource: tuple[str, str]) -> tuple[Assignments, Chains]:
+    def resource(self, entry: TenantEntry, resource: tuple[str, str]) -> ResourceState:
         """The resource's assignment intervals and ancestors over time."""
         found = entry.resources.get(resource)
-        if found is None:
-            with self.store.reader() as tx:
-                rows = tx.all(
-                    "SELECT user_id, assigned_at, unassigned_at, from_position FROM dir_assignments "
-                    "WHERE tenant_id = ? AND resource_type = ? AND resource_id = ? ORDER BY assigned_at, from_position",
-                    (entry.tenant_id, resource[0], resource[1]),
-                )
-                parents = tx.all(
-                    "SELECT ancestors, valid_from, valid_to, from_position FROM dir_parents WHERE tenant_id = ? "
-                    "AND resource_type = ? AND resource_id = ? ORDER BY valid_from, from_position",
-                    (entry.tenant_id, resource[0], resource[1]),
-                )
-            found = (Assignments(rows), Chains(parents, "ancestors", frozenset({resource})))
-            self._keep(entry, entry.resources, resource, found, weigh(rows) + weigh(parents))
+        return found if found is not None else self.resources(entry, resource[0], [resource[1]])[resource[1]]
+
+    def resources(self, entry: TenantEntry, resource_type: str, ids: list[str]) -> dict[str, ResourceState]:
+        """`resource` for many resources of one type at once: what the entry lacks is read in two statements per
+        `CHUNK` ids (lookups decide a page of resources together, R-C4)."""
+        found = {i: entry.resources[(resource_type, i)] for i in ids if (resource_type, i) in entry.resources}
+        missing = [i for i in ids if i not in found]
+        if not missing:
+            return found
+        with self.store.reader() as tx:
+            for start in range(0, len(missing), CHUNK):
+                part = missing[start : start + CHUNK]
+                marks = ", ".join("?" for _ in part)
+                key = (entry.tenant_id, resource_type, *part)
+                rows: dict[str, list[dict[str, Any]]] = {i: [] for i in part}
+                parents: dict[str, list[dict[str, Any]]] = {i: [] for i in part}
+                for row in tx.all(
+                    "SELECT resource_id, user_id, assigned_at, unassigned_at, from_position FROM dir_assignments "
+                    f"WHERE tenant_id = ? AND resource_type = ? AND resource_id IN ({marks}) "
+                    "ORDER BY resource_id, assigned_at, from_position",
+                    key,
+                ):
+                    rows[row["resource_id"]].append(row)
+                for row in tx.all(
+                    "SELECT resource_id, ancestors, valid_from, valid_to, from_position FROM dir_parents "
+                    f"WHERE tenant_id = ? AND resource_type = ? AND resource_id IN ({marks}) "
+                    "ORDER BY resource_id, valid_from, from_position",
+                    key,
+                ):
+                    parents[row["resource_id"]].append(row)
+                for i in part:
+                    resource = (resource_type, i)
+                    state = (Assignments(rows[i]), Chains(parents[i], "ancestors", frozenset({resource})))
+                    self._keep(entry, entry.resources, resource, state, weigh(rows[i]) + weigh(parents[i]))
+                    found[i] = state
         return found
 
     def assignee(self, entry: TenantEntry, resource: tuple[str, str], instant: datetime) -> str | None:
@@ -283,6 +306,31 @@ class AccessCache:
 
     # ------------------------------------------------------------- the answer
 
+    def standing(
+        self, entry: TenantEntry, user_id: str, permission: str, instant: datetime, memory_only: bool = False
+    ) -> tuple[str, list[Holding]] | None:
+        """(role, every source giving or withdrawing `permission`) of the member at `instant`, as `check` reads
+        them; None if they were not a member then. A history too long to hold is read from SQL."""
+        if memory_only:
+            history = entry.members.get(user_id, TOO_LONG)
+            if history is TOO_LONG:
+                raise _NotInMemory
+        else:
+            history = self.member(entry, user_id)
+        if history is TOO_LONG:
+            at = ts(instant)
+            with self.store.reader() as tx:
+                role = role_at(tx, entry.tenant_id, user_id, at)
+                if role is None:
+                    return None
+                return role["role"], holdings_at(tx, entry.tenant_id, user_id, permission, at)
+        role = None if history is None else history.role_at(instant)
+        return None if role is None else (role, history.holdings_at(permission, instant))
+
+    def place(self, entry: TenantEntry, resource: tuple[str, str], instant: datetime, state: Any = None) -> Place:
+        """Where `resource` sits at `instant` (read when first asked, unless its ResourceState is given)."""
+        return _Place(self, entry, resource, instant, False, state)
+
     def _answer(
         self,
         entry: TenantEntry,
@@ -296,21 +344,11 @@ class AccessCache:
     ) -> dict[str, Any]:
         if entry.closed(instant):
             return decision(False, None, "tenant_closed", [], as_of, position)
-        if memory_only:
-            history = entry.members.get(user_id, TOO_LONG)
-            if history is TOO_LONG:
-                raise _NotInMemory
-        else:
-            history = self.member(entry, user_id)
-        if history is TOO_LONG:
-            with self.store.reader() as tx:
-                tenant = tenant_row(tx, entry.tenant_id)
-                return check_at(tx, tenant, user_id, permission, resource, instant, as_of, position)
-        if history is None or not history.member_at(instant):
+        standing = self.standing(entry, user_id, permission, instant, memory_only)
+        if standing is None:
             return decision(False, None, "not_a_member", [], as_of, position)
-        holdings = history.holdings_at(permission, instant)
         place = None if resource is None else _Place(self, entry, resource, instant, memory_only)
-        allowed, scope, reason, via, restriction_id = decide(user_id, permission, resource, holdings, place)
+        allowed, scope, reason, via, restriction_id = decide(user_id, permission, resource, standing[1], place)
         return decision(allowed, scope, reason, via, as_of, position, restriction_id)
 
 
@@ -318,16 +356,22 @@ class _Place:
     """Where a resource sits at an instant, from the entry (`projections.queries.decide.Place`)."""
 
     def __init__(
-        self, cache: AccessCache, entry: TenantEntry, resource: tuple[str, str], instant: datetime, memory_only: bool
+        self,
+        cache: AccessCache,
+        entry: TenantEntry,
+        resource: tuple[str, str],
+        instant: datetime,
+        memory_only: bool,
+        state: ResourceState | None = None,
     ) -> None:
         self.cache = cache
         self.entry = entry
         self.key = resource
         self.instant = instant
         self.memory_only = memory_only
-        self._state: tuple[Assignments, Chains] | None = None
+        self._state = state
 
-    def _resource(self) -> tuple[Assignments, Chains]:
+    def _resource(self) -> ResourceState:
         if self._state is None:
             found = self.entry.resources.get(self.key)
             if found is None:

@@ -95,8 +95,10 @@ class MemberHistory:
             else:
                 self.overlapping.setdefault(permission, []).append(Overlapping(spans))
 
-    def member_at(self, instant: datetime) -> bool:
-        return latest(self.roles, instant) is not None
+    def role_at(self, instant: datetime) -> str | None:
+        """The member's role at `instant`, None if they were not a member then."""
+        span = latest(self.roles, instant)
+        return None if span is None else span.value["role"]
 
     def holdings_at(self, permission: str, instant: datetime) -> list[Holding]:
         """Every source giving `permission` at `instant`."""

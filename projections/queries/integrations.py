@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -10,9 +11,10 @@ from domain.clock import utc_now
 from domain.errors import validation
 from domain.permissions import is_permission
 from projections.changes.read import changes_after
-from projections.queries.access import access_position, as_of_text, tenant_row
+from projections.queries.access import as_of_text, tenant_row
+from projections.queries.access_cache import AccessCache, TenantEntry
 from projections.queries.lookup import lookup_resources, lookup_subjects
-from projections.values import as_of_arg, decode_cursor, encode_cursor, instant_arg, limit_arg, ts
+from projections.values import as_of_arg, decode_cursor, encode_cursor, instant_arg, limit_arg
 
 
 def _permission(permission: str) -> str:
@@ -28,9 +30,10 @@ def _name(value: str, field: str) -> str:
 
 
 class IntegrationQueries:
-    """Lookups of resources and subjects, now or as of an instant, paged by cursor."""
+    """Lookups of resources and subjects, now or as of an instant, paged by cursor; the change feed."""
 
     store: Any
+    cache: AccessCache
 
     def lookup_resources(
         self,
@@ -47,23 +50,16 @@ class IntegrationQueries:
         allows, with its `via`."""
         permission = _permission(permission)
         resource_type = _name(resource_type, "resource_type")
-        now = instant_arg(now, "now") or utc_now()
-        at = as_of_arg(as_of, now)
-        limit = limit_arg(limit)
-        key = decode_cursor(cursor, (str,))
-        with self.store.reader() as tx:
-            tenant = tenant_row(tx, tenant_id)
-            position = access_position(tx)
-            everything, items, after = lookup_resources(
-                tx, tenant, user_id, permission, resource_type, ts(at or now), key[0] if key else None, limit
-            )
-        return {
-            "all": everything,
-            "items": items,
-            "next_cursor": None if after is None else encode_cursor([after]),
-            "as_of": as_of_text(at),
-            "position": position,
-        }
+        return self._lookup(
+            as_of,
+            cursor,
+            limit,
+            now,
+            lambda entry, instant, after, size: lookup_resources(
+                self.cache, entry, user_id, permission, resource_type, instant, after, size
+            ),
+            tenant_id,
+        )
 
     def lookup_subjects(
         self,
@@ -80,17 +76,37 @@ class IntegrationQueries:
         on the resource."""
         permission = _permission(permission)
         resource = (_name(resource_type, "resource_type"), _name(resource_id, "resource_id"))
+        return self._lookup(
+            as_of,
+            cursor,
+            limit,
+            now,
+            lambda entry, instant, after, size: (
+                None,
+                *lookup_subjects(self.cache, entry, permission, resource, instant, after, size),
+            ),
+            tenant_id,
+        )
+
+    def _lookup(
+        self,
+        as_of: datetime | None,
+        cursor: str | None,
+        limit: int,
+        now: datetime | None,
+        find: Callable[[TenantEntry, datetime, str | None, int], tuple[bool | None, list[dict[str, Any]], str | None]],
+        tenant_id: str,
+    ) -> dict[str, Any]:
+        """One page of a lookup, at the position and instant a `check` would answer from (`all` when `find` says)."""
         now = instant_arg(now, "now") or utc_now()
         at = as_of_arg(as_of, now)
         limit = limit_arg(limit)
         key = decode_cursor(cursor, (str,))
-        with self.store.reader() as tx:
-            tenant = tenant_row(tx, tenant_id)
-            position = access_position(tx)
-            items, after = lookup_subjects(
-                tx, tenant, permission, resource, ts(at or now), key[0] if key else None, limit
-            )
+        position = self.cache.sync()
+        everything, items, after = find(self.cache.tenant(tenant_id), at or now, key[0] if key else None, limit)
+        answer = {} if everything is None else {"all": everything}
         return {
+            **answer,
             "items": items,
             "next_cursor": None if after is None else encode_cursor([after]),
             "as_of": as_of_text(at),
