@@ -33,7 +33,7 @@ SUFFIX = "_next"
 DEFERRED_INDEXES = {
     "audit_entries": ("time", "actor", "subject", "type"),
     "access_changes": ("user",),
-    "permission_history": ("permission_open", "permission_closed"),
+    "permission_history": ("holders_open", "holders_closed"),
     "dir_tenants": ("moved",),
     "dir_members": ("seat",),
     "dir_invitations": ("order", "due"),
