@@ -38,6 +38,10 @@ _FIELDS: dict[str, tuple[tuple[str, ...], str]] = {
     "InvitationExpired": (("email",), "invitation"),
 }
 _MARK = PREFIX.encode()
+# Event type → the fields that may hold an envelope: exactly what `_seal_event` seals, so reading looks at those
+# only instead of testing every field of every event (issue 15: that scan was most of sealing's read cost).
+_SEALED: dict[str, tuple[str, ...]] = {name: (*fields, "caller_reason") for name, (fields, _) in _FIELDS.items()}
+_SEALED["TenantOpened"] = ("owner", "caller_reason")
 # Events whose reason is about the erasure itself, never about the person's own data.
 _CLEAR_REASON = frozenset({"PersonErased"})
 
@@ -135,7 +139,8 @@ class PersonalDataMapper(Mapper):
                     if is_envelope(value):
                         setattr(record, field, self.open(value))
             return event
-        for field, value in state.items():
+        for field in _SEALED.get(type(event).__name__, ("caller_reason",)):
+            value = state.get(field)
             if is_envelope(value):
                 state[field] = self.open(value)
             elif field == "owner" and isinstance(value, dict):
