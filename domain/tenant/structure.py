@@ -241,8 +241,9 @@ class _Pending:
 def check_scope_shape(permission: str, scope: str, resource: dict[str, str] | None) -> tuple[str, str] | None:
     """Validate a scope and resource for `permission` (grants and restrictions); the resource as a pair.
 
-    A permission names a resource of its own type only ("a permission on the wrong resource type" is bad
-    input); to give lead permissions on a container such as `location:B`, grant a role there (R-P9).
+    A permission that applies to resources (`leads.*`) may name a resource of any type: on a container such as
+    `location:B` it covers the resources of its type below it (R-H2: "a grant … on a resource covers its
+    descendants"), as a role grant there does (R-P9). A permission of no resource type is held at scope `all` only.
     """
     if scope not in SCOPES:
         raise validation(f"unknown scope {scope!r}", ("body", "scope"))
@@ -250,8 +251,8 @@ def check_scope_shape(permission: str, scope: str, resource: dict[str, str] | No
     if scope == "resource":
         if resource is None:
             raise validation("scope resource needs a resource", ("body", "resource"))
-        if resource_type is None or resource["type"] != resource_type:
-            raise validation(f"{permission} does not apply to {resource['type']} resources", ("body", "resource"))
+        if resource_type is None:
+            raise validation(f"{permission} applies to no resource: its scope is all", ("body", "scope"))
         return (resource["type"], resource["id"])
     if resource is not None:
         raise validation("a resource is given only with scope resource", ("body", "resource"))

@@ -6,20 +6,26 @@ history rows an event opened or closed name the members it touched (a role redef
 seat-loss eviction every permission lost), and for each of them the rows live just before and just after the event
 give effective access both sides (`projections.changes.effective`); the difference is the event's changes.
 A scheduled grant's rows (R-G3) count only from its `GrantStarted` (`dir_grants.started_position`), and a tenant's
-closing (R-T5) takes everything from its `SubscriptionEnded`. Replaying the feed from position 0 gives the access
-report as of the last event (tests/projections/test_change_feed.py).
+closing (R-T5) takes everything from its `SubscriptionEnded`. A resource grant's entries are the named resource and
+its descendants of the permission's type live at the event (R-H2, `projections.queries.below`), so a grant on a
+container fans out to what is below it, and moving a resource (`ResourceParentSet`) touches the holders of grants
+on its old and new ancestors. Replaying the feed from position 0 gives the access report as of the last event
+(tests/projections/test_change_feed.py).
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+from domain.permissions import resource_type_of
 from projections.batch import batch_sql, create_tables, insert_rows
 from projections.changes.effective import Access, effective
 from projections.db import Tx
 from projections.eventstore import Recorded
+from projections.queries.below import AT_POSITION, Resource, below
 from projections.queries.decide import holding_of
 from projections.values import ts
 
@@ -104,15 +110,22 @@ class _TenantBatch:
                 (self.tenant_id, closed_at, closed_at),
             ):
                 touched[row["user_id"]].add(closed_at)
+        moved = self._moved()
+        for position, users in moved.items():
+            for user_id in users:
+                touched[user_id].add(position)
         if not touched:
             return []
         rows = self._rows(sorted(touched))
         started = self._started(rows)
+        moves = sorted(p for p, r in self.events.items() if r.event_type == "ResourceParentSet")
+        tree = _Tree(self.sql, self.tenant_id, moves, self.lo, rows)
         found: dict[int, list[tuple]] = defaultdict(list)
         for user_id, positions in touched.items():
             mine = rows.get(user_id, [])
             for position in sorted(positions):
-                for change in _diff(mine, position, closed_at, started):
+                also = moved.get(position, {}).get(user_id, set())
+                for change in _diff(mine, position, closed_at, started, tree, also):
                     found[position].append((user_id, *change))
         out = []
         for position in sorted(found):
@@ -124,6 +137,40 @@ class _TenantBatch:
                 out.append(
                     [self.tenant_id, position, index, at, event_type, user_id, permission, scope, rtype, rid, effect]
                 )
+        return out
+
+    def _moved(self) -> dict[int, dict[str, set[str]]]:
+        """Position of each `ResourceParentSet` → member → permissions granted on an ancestor the resource left or
+        joined (R-H2): what those grants cover changed there. Grants on the resource or below it still cover the
+        same resources, so they are not touched."""
+        out: dict[int, dict[str, set[str]]] = {}
+        for position, recorded in sorted(self.events.items()):
+            if recorded.event_type != "ResourceParentSet":
+                continue
+            e = recorded.event
+            old: set[Resource] = set()
+            new: set[Resource] = set()
+            for row in self.sql.all(
+                "SELECT ancestors, from_position, to_position FROM dir_parents{s} WHERE tenant_id = ? "
+                "AND resource_type = ? AND resource_id = ? AND (from_position = ? OR to_position = ?)",
+                (self.tenant_id, e.resource_type, e.resource_id, position, position),
+            ):
+                chain = {(a["type"], a["id"]) for a in json.loads(row["ancestors"])}
+                if row["to_position"] == position:
+                    old = chain
+                if row["from_position"] == position:
+                    new = chain
+            users: dict[str, set[str]] = defaultdict(set)
+            for resource_type, resource_id in sorted(old ^ new):
+                for row in self.sql.all(
+                    "SELECT DISTINCT user_id, permission FROM permission_history{s} WHERE tenant_id = ? "
+                    "AND resource_type = ? AND resource_id = ? AND source_kind IN ('grant', 'role_grant') "
+                    "AND from_position <= ? AND (to_position IS NULL OR to_position > ?)",
+                    (self.tenant_id, resource_type, resource_id, position, position),
+                ):
+                    users[row["user_id"]].add(row["permission"])
+            if users:
+                out[position] = users
         return out
 
     def _closed_position(self) -> int | None:
@@ -158,6 +205,36 @@ class _TenantBatch:
         return out
 
 
+class _Tree:
+    """What a resource covers below it at each point of the batch (R-H2): the tree changes only at the batch's
+    moves, so one read per (version, type) answers every state between two moves; it reads every root the batch's
+    rows name at once."""
+
+    def __init__(
+        self, sql: Any, tenant_id: str, moves: list[int], lo: int, rows: dict[str, list[dict[str, Any]]]
+    ) -> None:
+        self.sql = sql
+        self.tenant_id = tenant_id
+        self.moves = moves
+        self.before = lo - 1
+        self.cache: dict[tuple[int, str], dict[Resource, set[Resource]]] = {}
+        self.roots: dict[str, set[Resource]] = defaultdict(set)
+        for mine in rows.values():
+            for row in mine:
+                typed = resource_type_of(row["permission"])
+                if row["scope"] == "resource" and row["source_kind"] in GRANT_KINDS and typed is not None:
+                    self.roots[typed].add((row["resource_type"], row["resource_id"]))
+
+    def below(self, root: Resource, resource_type: str, position: int) -> set[Resource]:
+        """The known descendants of `root` of `resource_type` just after event `position`."""
+        version = max((m for m in self.moves if m <= position), default=self.before)
+        known = self.cache.setdefault((version, resource_type), {})
+        if root not in known:
+            wanted = ({root} | self.roots[resource_type]) - known.keys()
+            known.update(below(self.sql.all, self.tenant_id, wanted, resource_type, AT_POSITION, version))
+        return known[root]
+
+
 _EFFECT_ORDER = {"lost": 0, "gained": 1}
 
 
@@ -180,25 +257,44 @@ def _live(row: dict[str, Any], position: int) -> bool:
 
 
 def _diff(
-    rows: list[dict[str, Any]], position: int, closed_at: int | None, started: dict[str, int | None]
+    rows: list[dict[str, Any]],
+    position: int,
+    closed_at: int | None,
+    started: dict[str, int | None],
+    tree: _Tree,
+    also: set[str],
 ) -> list[tuple[str, Access]]:
-    """(effect, access) for what one member gained and lost at `position`."""
-    changed = {r["permission"] for r in rows if position in (r["from_position"], r["to_position"])}
+    """(effect, access) for what one member gained and lost at `position` (`also`: permissions a move there
+    changed the reach of)."""
+    changed = {r["permission"] for r in rows if position in (r["from_position"], r["to_position"])} | also
     if closed_at == position:
         changed = {r["permission"] for r in rows}
     out: list[tuple[str, Access]] = []
     for permission in changed:
         mine = [r for r in rows if r["permission"] == permission and _counts(r, started)]
-        before = _state(mine, permission, position - 1, closed_at)
-        after = _state(mine, permission, position, closed_at)
+        before = _state(mine, permission, position - 1, closed_at, tree)
+        after = _state(mine, permission, position, closed_at, tree)
         out += [("lost", a) for a in before - after]
         out += [("gained", a) for a in after - before]
     return out
 
 
-def _state(rows: list[dict[str, Any]], permission: str, position: int, closed_at: int | None) -> set[Access]:
-    """Effective access of one permission after event `position` (nothing once the tenant closed)."""
+def _state(
+    rows: list[dict[str, Any]], permission: str, position: int, closed_at: int | None, tree: _Tree
+) -> set[Access]:
+    """Effective access of one permission after event `position` (nothing once the tenant closed), each named
+    resource with what it covers below it then."""
     if closed_at is not None and closed_at <= position:
         return set()
     live = [r for r in rows if _live(r, position)]
-    return effective(permission, sorted((holding_of(r) for r in live), key=lambda h: h.from_position))
+    held = effective(permission, sorted((holding_of(r) for r in live), key=lambda h: h.from_position))
+    typed = resource_type_of(permission)
+    if typed is None:
+        return held
+    out = set(held)
+    for _, scope, resource_type, resource_id in held:
+        if scope == "resource":
+            out.update(
+                (permission, "resource", t, i) for t, i in tree.below((resource_type, resource_id), typed, position)
+            )
+    return out

@@ -144,7 +144,11 @@ SCHEMA: Schema = {
         parent_type TEXT NOT NULL, parent_id TEXT NOT NULL, ancestors TEXT NOT NULL, valid_from TEXT NOT NULL,
         valid_to TEXT, from_position BIGINT NOT NULL, to_position BIGINT""",
         "tenant_id, resource_type, resource_id, from_position",
-        {"below": ("tenant_id, parent_type, parent_id", "valid_to IS NULL")},
+        {
+            "below": ("tenant_id, parent_type, parent_id", "valid_to IS NULL"),
+            # What a grant covers below a resource at any point (projections.queries.below): past rows too.
+            "children": ("tenant_id, parent_type, parent_id, from_position", None),
+        },
     ),
     # Every resource the history names (R-C4 lookups), from the first event that did (projections.directory.known).
     "dir_resources": (

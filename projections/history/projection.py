@@ -65,6 +65,8 @@ SCHEMA = {
             # Lookups of subjects (R-C4): who holds a permission at an instant at scope `all`, or on one resource.
             "holders_open": ("tenant_id, permission, scope, resource_type, resource_id", "valid_to IS NULL"),
             "holders_closed": ("tenant_id, permission, scope, valid_to", "valid_to IS NOT NULL"),
+            # The change feed finds the grants on a moved resource's old and new ancestors (R-H2, R-C5).
+            "resource": ("tenant_id, resource_type, resource_id, from_position", "resource_type IS NOT NULL"),
         },
     ),
     **ROLE_SCHEMA,

@@ -11,6 +11,7 @@ from typing import Any
 
 from domain.errors import not_found
 from projections.history.projection import SOURCE_KINDS
+from projections.queries.below import AT_INSTANT, plain, widen_listings
 from projections.queries.decide import Holding, decide, decision, holding_of, listings
 from projections.values import iso, ts
 
@@ -186,11 +187,14 @@ def permissions_at(tx: Any, tenant: dict[str, Any], user_id: str, at: str) -> li
     """The member's effective permissions at `at` (none while the tenant is closed: every check is denied)."""
     if closed_at(tenant, at):
         return []
-    return listings(user_holdings(tx, tenant["tenant_id"], user_id, at))
+    listed = listings(user_holdings(tx, tenant["tenant_id"], user_id, at))
+    widen_listings(plain(tx), tenant["tenant_id"], [listed], AT_INSTANT, at)
+    return listed
 
 
 def access_report_at(tx: Any, tenant: dict[str, Any], at: str) -> list[dict[str, Any]]:
-    """R-L5: every member active at `at`, in seat order, with their role and effective permissions."""
+    """R-L5: every member active at `at`, in seat order, with their role and effective permissions; a resource
+    grant's `resources` are the named resources and their descendants of the permission's type then (R-H2)."""
     tenant_id = tenant["tenant_id"]
     members = tx.all(
         "SELECT m.user_id, m.email, m.name, r.role FROM dir_members m JOIN dir_roles r "
@@ -209,7 +213,7 @@ def access_report_at(tx: Any, tenant: dict[str, Any], at: str) -> list[dict[str,
         )
         for row in rows:
             pairs.setdefault(row["user_id"], []).append((row["permission"], holding_of(row)))
-    return [
+    report = [
         {
             "user_id": m["user_id"],
             "email": m["email"],
@@ -219,6 +223,9 @@ def access_report_at(tx: Any, tenant: dict[str, Any], at: str) -> list[dict[str,
         }
         for m in members
     ]
+    # A resource grant lists what it covers below the named resource then (R-H2), as the change feed does.
+    widen_listings(plain(tx), tenant_id, [m["permissions"] for m in report], AT_INSTANT, at)
+    return report
 
 
 def as_of_text(instant: datetime | None) -> str | None:

@@ -268,15 +268,17 @@ def test_R_T2_tenant_closed_comes_first() -> None:
     sim.expect_rejection("tenant_closed", "mia", "add_member", **member_args(role="owner"))
 
 
-def test_R_X2_lead_grants_are_checked_against_the_resource_type() -> None:
+def test_R_X2_R_H2_a_resource_grant_needs_a_permission_on_resources_and_may_name_a_container() -> None:
     sim = world()
     sim.expect_rejection(
         "validation_error",
         OWNER,
         "grant",
-        **grant_args(sim, permission="leads.list", scope="resource", resource={"type": "contact", "id": "C"}),
+        **grant_args(sim, permission="billing.view", scope="resource", resource={"type": "account", "id": "A"}),
     )
     sim.grant("mia", "leads.view_details", "resource", lead("L-9"))
+    # A lead permission on a location covers the leads below it (R-H2), as a role grant there does (R-P9).
+    sim.grant("mia", "leads.list", "resource", {"type": "location", "id": "B"})
 
 
 def test_R_T2_owner_immutable_comes_before_escalation_for_restrictions() -> None:

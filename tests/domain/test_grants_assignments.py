@@ -79,7 +79,6 @@ def test_R_G1_subscription_cancel_is_never_grantable_not_even_by_the_owner() -> 
         {"scope": "everything"},
         {"permission": "billing.view", "scope": "assigned"},
         {"permission": "leads.list", "scope": "resource"},
-        {"permission": "leads.list", "scope": "resource", "resource": {"type": "account", "id": "A"}},
         {"permission": "leads.list", "scope": "all", "resource": lead("L-1")},
         {"permission": "contacts.create", "scope": "resource", "resource": lead("L-1")},
     ],

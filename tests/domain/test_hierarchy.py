@@ -187,13 +187,20 @@ def test_R_P9_bad_role_grants(overrides: dict, code: str) -> None:
     sim.expect_rejection(code, OWNER, "grant", **grant_args(sim, **overrides))
 
 
-def test_R_P9_a_permission_names_a_resource_of_its_own_type_only() -> None:
+def test_R_H2_a_permission_granted_on_a_container_covers_the_leads_below_it_and_only_them() -> None:
     sim = tree()
+    sim.add("gus", "auditor")
+    on_a = grant_args(sim, user_id="gus", permission="leads.view_details", scope="resource", resource=res("account:A"))
+    sim.do(OWNER, "grant", **on_a)
+    assert rights(sim, "gus", "lead:L-1") == {"leads.view_details", "leads.list"}  # and what it implies (R-P5)
+    assert rights(sim, "gus", "lead:L-3") == set()  # under account:Z
+    set_parent(sim, "location:B", None)  # L-1 leaves A with its location
+    assert rights(sim, "gus", "lead:L-1") == set()
     sim.expect_rejection(
         "validation_error",
         OWNER,
         "grant",
-        **grant_args(sim, permission="leads.view_details", scope="resource", resource=res("account:A")),
+        **grant_args(sim, permission="billing.view", scope="resource", resource=res("account:A")),
     )
 
 

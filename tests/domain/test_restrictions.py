@@ -15,7 +15,6 @@ from tests.domain.access_world import (
     grant_args,
     pair,
     reports,
-    res,
     restrict,
     role_grant,
     world,
@@ -93,7 +92,6 @@ def test_R_P8_the_owner_cannot_be_restricted() -> None:
         {"user_id": "mo", "permission": "leads.delete"},
         {"user_id": "mo", "permission": "leads.list", "scope": "galaxy"},
         {"user_id": "mo", "permission": "leads.list", "scope": "resource"},  # no resource
-        {"user_id": "mo", "permission": "leads.list", "scope": "resource", "resource": res("contact:C-1")},
         {"user_id": "mo", "permission": "leads.list", "scope": "all", "resource": lead("L-1")},
         {"user_id": "mo", "permission": "billing.view", "scope": "team"},
         {"user_id": "mo", "permission": "billing.view", "scope": "resource", "resource": lead("L-1")},

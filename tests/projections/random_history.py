@@ -91,6 +91,7 @@ class RandomHistory:
         "set_manager": 2,
         "set_parent": 2,
         "team_grant": 1,
+        "container_grant": 0,  # weighted by the tests that want it (a weight of 0 keeps the others' sequences)
     }
 
     def _next(self, prefix: str) -> str:
@@ -268,6 +269,23 @@ class RandomHistory:
             resource=self._resource(),
             expires_at=expires,
             starts_at=starts,
+        )
+
+    def container_grant(self, tenant_id: str) -> None:
+        """A lead permission on a location or an account, covering the leads below it (R-H2), to a member whose
+        role holds it narrower (a broker), so the report lists those leads."""
+        members = self.ledger.load(tenant_id).members
+        brokers = sorted(u for u, m in members.items() if m.role == "broker")
+        resource_type, resource_id = self.rng.choice(CONTAINERS)
+        self.ledger.grant(
+            tenant_id,
+            self.owner(),
+            user_id=self._pick(brokers),
+            permission=self.rng.choice(("leads.view_details", "leads.list", "leads.booster")),
+            scope="resource",
+            resource={"type": resource_type, "id": resource_id},
+            expires_at=None,
+            starts_at=self._starts(),
         )
 
     def team_grant(self, tenant_id: str) -> None:

@@ -105,3 +105,63 @@ def test_R_C5_R_S4_a_seat_loss_eviction_loses_every_permission_of_the_member(rs:
     role_gives = {e[2] for e in _feed(rs, 0, user_id=sorted(evicted)[0]) if e[0] == "MemberAdded"}
     lost = {e[2] for e in feed if e[1] == sorted(evicted)[0]}
     assert lost == role_gives
+
+
+def _leads(rs: ReadSide, after: int, **kw) -> list[tuple]:
+    rs.sync()
+    items = rs.q.changes(TENANT, after=after, limit=1000, **kw)["items"]
+    return [
+        (i["event_type"], i["permission"], i["scope"], (i["resource"] or {}).get("id"), i["effect"])
+        for i in items
+        if i["resource"] is None or i["resource"]["type"] == "lead"
+    ]
+
+
+def _report_resources(rs: ReadSide, user_id: str, permission: str) -> list[str]:
+    members = rs.q.access_report(TENANT)["members"]
+    held = next(
+        p for m in members if m["user_id"] == user_id for p in m["permissions"] if p["permission"] == permission
+    )
+    return [r["id"] for r in held.get("resources", [])]
+
+
+def test_R_C5_R_H2_a_move_under_a_granted_resource_gains_and_a_move_away_loses(rs: ReadSide) -> None:
+    add_member(rs.ledger, "bob", "broker")
+    berlin = {"type": "location", "id": "berlin"}
+    rs.ledger.grant(TENANT, owner(), user_id="bob", permission="leads.view_details", scope="resource", resource=berlin)
+    start = rs.sync()
+    rs.ledger.set_resource_parent(TENANT, owner(), "lead", "L-1", berlin)
+    moved_in = [
+        ("ResourceParentSet", "leads.list", "resource", "L-1", "gained"),
+        ("ResourceParentSet", "leads.view_details", "resource", "L-1", "gained"),
+    ]
+    assert _leads(rs, start, user_id="bob") == moved_in
+    assert _report_resources(rs, "bob", "leads.view_details") == ["L-1", "berlin"]
+    middle = rs.sync()
+    rs.ledger.set_resource_parent(TENANT, owner(), "lead", "L-1", None)
+    assert _leads(rs, middle, user_id="bob") == [(t, p, s, r, "lost") for t, p, s, r, _ in moved_in]
+    assert _report_resources(rs, "bob", "leads.view_details") == ["berlin"]
+
+
+def test_R_C5_R_H2_a_grant_on_a_container_fans_out_to_the_leads_below_it(rs: ReadSide) -> None:
+    add_member(rs.ledger, "bob", "broker")
+    account = {"type": "account", "id": "A"}
+    rs.ledger.set_resource_parent(TENANT, owner(), "location", "B", account)
+    for lead in ("L-1", "L-2"):
+        rs.ledger.set_resource_parent(TENANT, owner(), "lead", lead, {"type": "location", "id": "B"})
+    rs.ledger.set_resource_parent(TENANT, owner(), "lead", "L-3", account)
+    start = rs.sync()
+    grant = rs.ledger.grant(
+        TENANT, owner(), user_id="bob", permission="leads.list", scope="resource", resource=account
+    ).values["grant_id"]
+    gained = [("PermissionGranted", "leads.list", "resource", lead, "gained") for lead in ("L-1", "L-2", "L-3")]
+    assert [e for e in _leads(rs, start, user_id="bob") if e[3] != "A"] == gained
+    # Moving the location away takes its leads with it; the lead directly under the account stays.
+    middle = rs.sync()
+    rs.ledger.set_resource_parent(TENANT, owner(), "location", "B", None)
+    assert _leads(rs, middle, user_id="bob") == [
+        ("ResourceParentSet", "leads.list", "resource", lead, "lost") for lead in ("L-1", "L-2")
+    ]
+    end = rs.sync()
+    rs.ledger.revoke_grant(TENANT, owner(), grant)
+    assert ("PermissionRevoked", "leads.list", "resource", "L-3", "lost") in _leads(rs, end, user_id="bob")

@@ -65,8 +65,12 @@ def test_R_P9_R_H2_a_role_grant_covers_what_is_below_the_resource_until_it_moves
     rows = rs.rows("SELECT to_position FROM dir_parents WHERE tenant_id = ? AND resource_id = 'L-1'", (TENANT,))
     assert moved in [r["to_position"] for r in rows]  # the lead's chain was reopened by its parent's move
 
+    # The listing names the granted resource and the leads below it then (R-H2), not after the move.
     listed = rs.q.effective_permissions(TENANT, "mia", as_of=under_a, now=rs.now)["permissions"]
-    assert {"permission": "leads.assign", "scope": "resource", "resources": [{"type": "account", "id": "A"}]} in listed
+    granted_on = [{"type": "account", "id": "A"}, {"type": "lead", "id": "L-1"}]
+    assert {"permission": "leads.assign", "scope": "resource", "resources": granted_on} in listed
+    now_listed = rs.q.effective_permissions(TENANT, "mia", now=rs.now)["permissions"]
+    assert {"permission": "leads.assign", "scope": "resource", "resources": granted_on[:1]} in now_listed
 
 
 def test_R_H2_a_permission_grant_on_a_lead_covers_leads_below_it_and_clearing_the_parent_ends_that(rs) -> None:

@@ -62,3 +62,29 @@ def test_R_C5_a_long_poll_is_woken_by_the_command_that_changes_access(acme: Api)
     assert answer.status_code == 200
     assert {i["user_id"] for i in answer.json()["items"]} == {"bob"}
     assert seconds < 10, "the long poll was not woken by the command"
+
+
+def test_R_C5_R_H2_moving_a_lead_under_a_granted_location_is_a_gain_and_moving_it_away_a_loss(acme: Api) -> None:
+    tenant = f"/v1/tenants/{TENANT}"
+    acme.add_member("bob")
+    berlin = {"type": "location", "id": "berlin"}
+    grant = {"user_id": "bob", "permission": "leads.view_details", "scope": "resource", "resource": berlin}
+    assert acme.post(f"{tenant}/grants", json=grant).status_code == 201
+    head = acme.get(CHANGES, params={"limit": 1000}).json()["next_after"]
+    moved = acme.put(f"{tenant}/resources/lead/L-1", json={"parent": berlin})
+    position = int(moved.headers["X-Position"])
+    params = {"after": head, "user_id": "bob", "permission": "leads.view_details", "wait": 5}
+    items = acme.get(CHANGES, params=params).json()["items"]
+    assert [(i["position"], i["event_type"], i["scope"], i["resource"], i["effect"]) for i in items] == [
+        (position, "ResourceParentSet", "resource", {"type": "lead", "id": "L-1"}, "gained")
+    ]
+    report = acme.get(f"{tenant}/access-report").json()["members"]
+    held = next(
+        p for m in report if m["user_id"] == "bob" for p in m["permissions"] if p["permission"] == grant["permission"]
+    )
+    assert held["resources"] == [{"type": "lead", "id": "L-1"}, berlin]
+    acme.put(f"{tenant}/resources/lead/L-1", json={"parent": None})
+    later = acme.get(CHANGES, params={**params, "after": position}).json()["items"]
+    assert [(i["event_type"], i["resource"], i["effect"]) for i in later] == [
+        ("ResourceParentSet", {"type": "lead", "id": "L-1"}, "lost")
+    ]

@@ -183,7 +183,7 @@ def test_R_P8_R_X2_bad_restrictions_answer_their_code_and_record_nothing(acme: A
         )
         wrong_type = {
             "user_id": "bob",
-            "permission": "leads.list",
+            "permission": "billing.view",
             "scope": "resource",
             "resource": {"type": "account", "id": "A"},
         }
@@ -238,7 +238,7 @@ def test_R_P9_R_H2_resources_role_grants_and_moves(acme: Api) -> None:
         assert_problem(acme.post(GRANTS, json={**body, "role": "wizard"}), 422, "validation_error")
         wrong_type = {
             "user_id": "mia",
-            "permission": "leads.list",
+            "permission": "billing.view",
             "scope": "resource",
             "resource": {"type": "account", "id": "A"},
         }
