@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from bench import feed_readers
 from bench.context import DbRun, fail_row, log
 from bench.harness import Latencies, Row, Sizes
 from domain.application import Actor
@@ -34,6 +35,7 @@ def expected(sizes: Sizes) -> list[tuple[str, str, str]]:
         (SUBJECTS, "p99 ≤ 5 ms", "s"),
         (FANOUT, "rate ≥ 30 % of plain", "events/s"),
         (READING, "≥ 50,000 entries/s", "entries/s"),
+        (feed_readers.FIGURE, feed_readers.GOAL, "s"),
     ]
 
 
@@ -115,6 +117,10 @@ def run(db: DbRun) -> None:
     q = db.queries
     _lookups(db, q, leads, mine, holders, count)
     _feed(db, q, holders)
+    try:
+        db.add(feed_readers.run(db))
+    except Exception as exc:
+        db.add(fail_row(feed_readers.FIGURE, feed_readers.GOAL, "s", exc))
 
 
 def _lookups(db: DbRun, q: Any, leads: int, mine: int, holders: int, count: int) -> None:
@@ -204,16 +210,23 @@ def _feed(db: DbRun, q: Any, holders: int) -> None:
                 after = page["next_after"]
 
         def raw() -> int:
-            with db.services.store.reader() as tx:
-                return len(tx.all("SELECT * FROM access_changes WHERE tenant_id = ? ORDER BY position, idx", (TENANT,)))
+            # The floor: every row in one SELECT, as tuples, nothing decoded or shaped.
+            with db.services.store.reader(raw=True) as tx:
+                sql = "SELECT * FROM access_changes WHERE tenant_id = ? ORDER BY position, idx"
+                return len(tx.tuples(sql, (TENANT,)))
+
+        def best(fn: Callable[[], int]) -> float:
+            # Best of five whole reads: one read is a few tenths of a second, too short to outlast the machine's noise.
+            spent = []
+            for _ in range(5):
+                start = time.perf_counter()
+                fn()
+                spent.append(time.perf_counter() - start)
+            return min(spent)
 
         entries = read_all()
-        start = time.perf_counter()
-        read_all()
-        ours = entries / (time.perf_counter() - start)
-        start = time.perf_counter()
-        raw()
-        baseline = entries / (time.perf_counter() - start)
+        ours = entries / best(read_all)
+        baseline = entries / best(raw)
         db.add(
             Row(
                 READING,
@@ -225,7 +238,7 @@ def _feed(db: DbRun, q: Any, holders: int) -> None:
                 "≥ 50,000 entries/s",
                 ours >= 50_000,
                 ours / baseline,
-                f"{entries:,} entries, pages of 1,000",
+                f"{entries:,} entries, pages of 1,000, best of 5",
             )
         )
     except Exception as exc:

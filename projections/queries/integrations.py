@@ -130,7 +130,8 @@ class IntegrationQueries:
         if permission is not None:
             permission = _permission(permission)
         limit = limit_arg(limit)
-        with self.store.reader() as tx:
+        # Raw: the feed holds no personal field (R-L6), so no row needs opening.
+        with self.store.reader(raw=True) as tx:
             tenant_row(tx, tenant_id)
             items = changes_after(tx, tenant_id, after, after_index, user_id, permission, limit)
         return {"items": items, "next_after": items[-1]["position"] if items else after}

@@ -6,6 +6,7 @@ here or (PostgreSQL NOTIFY) by another process; then it reads once."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
@@ -70,7 +71,7 @@ async def changes(
         start, index = _resume_point(after, last_event_id)
         await blocking(queries.changes, tenant_id, start, user_id, permission, 1, index)  # 404/422 before streaming
         return StreamingResponse(
-            _stream(request, queries, signals, tenant_id, start, index, user_id, permission, limit),
+            _stream(queries, signals, tenant_id, start, index, user_id, permission, limit),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -83,8 +84,28 @@ async def changes(
     return json_answer(200, answer, None)
 
 
+def _sse_page(
+    queries: Any,
+    tenant_id: str,
+    after: int,
+    index: int | None,
+    user_id: str | None,
+    permission: str | None,
+    limit: int,
+) -> tuple[bytes, int, int | None, bool]:
+    """One page as server-sent events (encoded in the worker thread, once for every reader sharing it): (bytes,
+    last position, last index, full?)."""
+    items = queries.changes(tenant_id, after, user_id, permission, limit, index)["items"]
+    parts = []
+    for item in items:
+        data = json.dumps(item, separators=(",", ":"), ensure_ascii=False)
+        parts.append(f"id: {item['position']}:{item['index']}\nevent: change\ndata: {data}\n\n")
+    if items:
+        after, index = items[-1]["position"], items[-1]["index"]
+    return "".join(parts).encode(), after, index, len(items) >= limit
+
+
 async def _stream(
-    request: Request,
     queries: Any,
     signals: Any,
     tenant_id: str,
@@ -94,15 +115,18 @@ async def _stream(
     permission: str | None,
     limit: int,
 ) -> AsyncIterator[bytes]:
+    # Readers at the same point share one read and its encoding (`FeedSignals.shared`); a page that was not full
+    # holds everything projected before it was read, so the reader waits for the next wake-up instead of reading
+    # again (registered before the read, the wake-up cannot be missed).
     with signals.watching(tenant_id) as moved:
         yield b"retry: 1000\n\n"
-        while not await request.is_disconnected():
-            page = await blocking(queries.changes, tenant_id, after, user_id, permission, limit, index)
-            for item in page["items"]:
-                data = json.dumps(item, separators=(",", ":"), ensure_ascii=False)
-                yield f"id: {item['position']}:{item['index']}\nevent: change\ndata: {data}\n\n".encode()
-                after, index = item["position"], item["index"]
-            if page["items"]:
+        while True:  # a client that leaves cancels this generator (StreamingResponse listens for the disconnect)
+            key = (tenant_id, after, index, user_id, permission, limit)
+            read = functools.partial(blocking, _sse_page, queries, tenant_id, after, index, user_id, permission, limit)
+            body, after, index, full = await signals.shared(key, read)
+            if body:
+                yield body
+            if full:
                 continue
             if not await moved.wait(KEEPALIVE):
                 yield b": keepalive\n\n"
