@@ -22,10 +22,11 @@ from typing import Any
 from projections.watch import PositionWatch, Tenants
 
 KEPT_PAGES = 64  # finished pages kept for readers woken a little later (memory: at most this many pages)
-# Readers are woken this long after the first advance of their tenant, once for every advance in between: under a
-# stream of commands a reader gets one read and one write per window instead of one per command (each write is a
-# system call per reader), and an entry still reaches it well within R-C5's second.
-SETTLE = 0.05
+# A tenant's readers are woken at most once per THROTTLE seconds: at once after a quiet spell, else at the end of
+# the window, once for every advance in it. Under a stream of commands a reader then gets one read and one write
+# per window instead of one per command (each write is a system call per reader, on the loop that also serves
+# the commands), and an entry still reaches it well within R-C5's second.
+THROTTLE = 0.25
 
 
 class Moved:
@@ -73,6 +74,7 @@ class _OnLoop:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.due: dict[str, asyncio.TimerHandle] = {}  # tenant → its readers' coming wake-up
+        self.woken_at: dict[str, float] = {}  # tenant → when its readers were last woken (loop time)
         self.readers: dict[str, set[Moved]] = {}
         # Each advance is a new generation of the tenants it names: a page read in a generation holds everything
         # projected before the advance was heard here, so readers asking in that generation can share it.
@@ -93,13 +95,16 @@ class _OnLoop:
         for tenant_id in tenants:
             self.moved_in[tenant_id] = self.generation
             if tenant_id in self.readers and tenant_id not in self.due:
-                self.due[tenant_id] = self.loop.call_later(SETTLE, self.wake, tenant_id)
+                last = self.woken_at.get(tenant_id)
+                delay = 0.0 if last is None else max(0.0, last + THROTTLE - self.loop.time())
+                self.due[tenant_id] = self.loop.call_later(delay, self.wake, tenant_id)
         for key in [k for k, (_, page) in self.pages.items() if k[0] in tenants and page.done()]:
             del self.pages[key]
 
     def wake(self, tenant_id: str) -> None:
-        """Wake the tenant's readers: once for every advance heard in the last SETTLE seconds."""
+        """Wake the tenant's readers, once for every advance heard since they were last woken."""
         self.due.pop(tenant_id, None)
+        self.woken_at[tenant_id] = self.loop.time()
         for moved in self.readers.get(tenant_id, ()):
             moved.wake()
 
@@ -168,6 +173,7 @@ class FeedSignals:
                 readers.discard(moved)
                 if not readers:
                     del state.readers[tenant_id]
+                    state.woken_at.pop(tenant_id, None)
             if not state.readers:
                 with self._lock:
                     if not state.readers and self._loops.get(loop) is state:
