@@ -51,7 +51,7 @@ class DirectoryProjection:
                 "UPDATE dir_tenants{s} SET last_position = ? WHERE tenant_id = ?",
                 [(position, tenant_id) for tenant_id, position in moved.items()],
             )
-        writer.assignments.flush(tx, suffix)
+        writer.flush(tx, suffix)
 
     # Keyed by event class: a renamed or removed event fails at import, not silently at run time.
     HANDLERS: dict[type[TenantEvent], Callable[[Writer, Recorded, Any], None]] = {}
@@ -177,10 +177,7 @@ def _token_issued(w: Writer, r: Recorded, e: ev.TokenIssued) -> None:
 
 @_handles(ev.TokenRevoked)
 def _token_revoked(w: Writer, r: Recorded, e: ev.TokenRevoked) -> None:
-    w.run(
-        "UPDATE dir_tokens{s} SET active = 0, revoked_at = ? WHERE tenant_id = ? AND token_id = ?",
-        (ts(e.occurred_at), e.tenant_id, e.token_id),
-    )
+    w.revoke_token(e)
 
 
 # ----------------------------------------------------------------------------------------- invitations
