@@ -204,26 +204,42 @@ def invitation_dict(row: dict[str, Any], now: str) -> dict[str, Any]:
     }
 
 
+# Statuses the rows do not store: derived from the instant, before the due change is recorded (R-K1).
+_INVITATION_STATUSES = {
+    "pending": "status = 'pending' AND expires_at > ?",
+    "expired": "(status = 'expired' OR (status = 'pending' AND expires_at <= ?))",
+}
+_GRANT_STATUSES = {
+    "active": "status = 'active' AND (expires_at IS NULL OR expires_at > ?) AND (starts_at IS NULL OR starts_at <= ?)",
+    "scheduled": "status = 'active' AND starts_at > ?",
+    "expired": "(status = 'expired' OR (status = 'active' AND expires_at <= ?))",
+}
+
+
+def _status(asked: str | None, derived: dict[str, str], now: str) -> tuple[list[str], list[Any]]:
+    """The condition of a status filter: a derived status is one on the instant `now`, any other the stored one."""
+    if asked is None:
+        return [], []
+    if asked in derived:
+        return [derived[asked]], [now] * derived[asked].count("?")
+    return ["status = ?"], [asked]
+
+
+def _keyset(
+    tx: Any, table: str, order: str, where: list[str], params: list[Any], after: int | None, limit: int
+) -> list[dict[str, Any]]:
+    """`limit + 1` rows of `table` matching `where`, ordered by the position column `order`, after `after`."""
+    if after is not None:
+        where, params = [*where, f"{order} > ?"], [*params, after]
+    return tx.all(f"SELECT * FROM {table} WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?", [*params, limit + 1])
+
+
 def invitations(
     tx: Any, tenant_id: str, status: str | None, now: str, after: int | None, limit: int
 ) -> list[dict[str, Any]]:
-    where = ["tenant_id = ?"]
-    params: list[Any] = [tenant_id]
-    if status == "pending":
-        where.append("status = 'pending' AND expires_at > ?")
-        params.append(now)
-    elif status == "expired":
-        where.append("(status = 'expired' OR (status = 'pending' AND expires_at <= ?))")
-        params.append(now)
-    elif status is not None:
-        where.append("status = ?")
-        params.append(status)
-    if after is not None:
-        where.append("created_position > ?")
-        params.append(after)
-    params.append(limit + 1)
-    rows = tx.all(
-        f"SELECT * FROM dir_invitations WHERE {' AND '.join(where)} ORDER BY created_position LIMIT ?", params
+    where, params = _status(status, _INVITATION_STATUSES, now)
+    rows = _keyset(
+        tx, "dir_invitations", "created_position", ["tenant_id = ?", *where], [tenant_id, *params], after, limit
     )
     return [{**invitation_dict(row, now), "_key": [row["created_position"]]} for row in rows]
 
@@ -237,13 +253,7 @@ def invitation(tx: Any, tenant_id: str, invitation_id: str, now: str) -> dict[st
 
 
 def charges(tx: Any, tenant_id: str, after: int | None, limit: int) -> list[dict[str, Any]]:
-    params: list[Any] = [tenant_id]
-    extra = ""
-    if after is not None:
-        extra = " AND position > ?"
-        params.append(after)
-    params.append(limit + 1)
-    rows = tx.all(f"SELECT * FROM dir_charges WHERE tenant_id = ?{extra} ORDER BY position LIMIT ?", params)
+    rows = _keyset(tx, "dir_charges", "position", ["tenant_id = ?"], [tenant_id], after, limit)
     return [
         {
             "charge_id": row["charge_id"],
@@ -290,30 +300,10 @@ def grant_dict(row: dict[str, Any], now: str) -> dict[str, Any]:
 def grants(
     tx: Any, tenant_id: str, user_id: str | None, status: str | None, now: str, after: int | None, limit: int
 ) -> list[dict[str, Any]]:
-    where = ["tenant_id = ?"]
-    params: list[Any] = [tenant_id]
+    where, params = _status(status, _GRANT_STATUSES, now)
     if user_id is not None:
-        where.append("user_id = ?")
-        params.append(user_id)
-    if status == "active":
-        where.append(
-            "status = 'active' AND (expires_at IS NULL OR expires_at > ?) AND (starts_at IS NULL OR starts_at <= ?)"
-        )
-        params += [now, now]
-    elif status == "scheduled":
-        where.append("status = 'active' AND starts_at > ?")
-        params.append(now)
-    elif status == "expired":
-        where.append("(status = 'expired' OR (status = 'active' AND expires_at <= ?))")
-        params.append(now)
-    elif status is not None:
-        where.append("status = ?")
-        params.append(status)
-    if after is not None:
-        where.append("granted_position > ?")
-        params.append(after)
-    params.append(limit + 1)
-    rows = tx.all(f"SELECT * FROM dir_grants WHERE {' AND '.join(where)} ORDER BY granted_position LIMIT ?", params)
+        where, params = ["user_id = ?", *where], [user_id, *params]
+    rows = _keyset(tx, "dir_grants", "granted_position", ["tenant_id = ?", *where], [tenant_id, *params], after, limit)
     return [{**grant_dict(row, now), "_key": [row["granted_position"]]} for row in rows]
 
 
