@@ -12,7 +12,9 @@ import json
 from datetime import UTC, date, datetime
 from typing import Any
 
+from domain.clock import utc_now
 from domain.errors import DomainError, validation
+from domain.permissions import is_permission
 
 MAX_LIMIT = 1000
 
@@ -62,6 +64,19 @@ def as_of_arg(as_of: datetime | None, now: datetime) -> datetime | None:
     if as_of is not None and as_of > now:
         raise validation(f"as_of {ts(as_of)} is after now ({ts(now)})", ("query", "as_of"))
     return as_of
+
+
+def instants(as_of: datetime | None, now: datetime | None) -> tuple[datetime, datetime | None]:
+    """(now, as_of) of a query: its `now` (the clock's unless given) and the instant asked (None: now, R-C3)."""
+    now = instant_arg(now, "now") or utc_now()
+    return now, as_of_arg(as_of, now)
+
+
+def permission_arg(permission: str) -> str:
+    """A permission of the catalog (R-P3); anything else is a validation error."""
+    if not isinstance(permission, str) or not is_permission(permission):
+        raise validation(f"unknown permission {permission!r}", ("query", "permission"))
+    return permission
 
 
 def limit_arg(limit: int) -> int:

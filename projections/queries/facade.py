@@ -13,7 +13,6 @@ from typing import Any
 
 from domain.clock import utc_now
 from domain.errors import not_found, validation
-from domain.permissions import is_permission
 from projections.audit import projection as audit
 from projections.audit.verify import verify_tenant
 from projections.db import ReadStore
@@ -32,16 +31,20 @@ from projections.queries.catalog import CatalogQueries
 from projections.queries.history import diff, explaining_positions
 from projections.queries.integrations import IntegrationQueries
 from projections.queries.listings import ListingQueries
-from projections.values import as_of_arg, decode_cursor, encode_cursor, instant_arg, iso, limit_arg, ts
+from projections.values import (
+    as_of_arg,
+    decode_cursor,
+    encode_cursor,
+    instant_arg,
+    instants,
+    iso,
+    limit_arg,
+    permission_arg,
+    ts,
+)
 from projections.watch import PositionWatch
 
 Resource = tuple[str, str]
-
-
-def _permission(permission: str) -> str:
-    if not isinstance(permission, str) or not is_permission(permission):
-        raise validation(f"unknown permission {permission!r}", ("query", "permission"))
-    return permission
 
 
 def _resource(resource: Any) -> Resource | None:
@@ -54,6 +57,14 @@ def _resource(resource: Any) -> Resource | None:
     ):
         raise validation("a resource is a (type, id) pair of non-empty strings", ("query", "resource"))
     return (resource[0], resource[1])
+
+
+def _asked(
+    permission: str, resource: Any, as_of: datetime | None, now: datetime | None
+) -> tuple[str, Resource | None, datetime, datetime | None]:
+    """A check's arguments, checked: (permission, resource, now, the instant asked or None for now)."""
+    permission, resource = permission_arg(permission), _resource(resource)
+    return (permission, resource, *instants(as_of, now))
 
 
 class Queries(ListingQueries, CatalogQueries, IntegrationQueries):
@@ -131,10 +142,7 @@ class Queries(ListingQueries, CatalogQueries, IntegrationQueries):
         now: datetime | None = None,
     ) -> dict[str, Any]:
         """API.md `Decision`: allowed or the reason not, with every source that gives it (R-C1, R-C2)."""
-        permission = _permission(permission)
-        resource = _resource(resource)
-        now = instant_arg(now, "now") or utc_now()
-        at = as_of_arg(as_of, now)
+        permission, resource, now, at = _asked(permission, resource, as_of, now)
         return self.cache.check(tenant_id, user_id, permission, resource, at or now, as_of_text(at))
 
     # `peek_*`: the same answers from memory alone, or None when they need the database (then ask the method
@@ -155,10 +163,7 @@ class Queries(ListingQueries, CatalogQueries, IntegrationQueries):
         as_of: datetime | None = None,
         now: datetime | None = None,
     ) -> dict[str, Any] | None:
-        permission = _permission(permission)
-        resource = _resource(resource)
-        now = instant_arg(now, "now") or utc_now()
-        at = as_of_arg(as_of, now)
+        permission, resource, now, at = _asked(permission, resource, as_of, now)
         return self.cache.peek(tenant_id, user_id, permission, resource, at or now, as_of_text(at))
 
     def check_many(
@@ -169,17 +174,15 @@ class Queries(ListingQueries, CatalogQueries, IntegrationQueries):
         now: datetime | None = None,
     ) -> list[dict[str, Any]]:
         """One Decision per (user_id, permission, resource) in order; all of them at the same instant."""
-        checks = [(user_id, _permission(p), _resource(r)) for user_id, p, r in checks]
-        now = instant_arg(now, "now") or utc_now()
-        at = as_of_arg(as_of, now)
+        checks = [(user_id, permission_arg(p), _resource(r)) for user_id, p, r in checks]
+        now, at = instants(as_of, now)
         return [self.cache.check(tenant_id, u, p, r, at or now, as_of_text(at)) for u, p, r in checks]
 
     def effective_permissions(
         self, tenant_id: str, user_id: str, as_of: datetime | None = None, now: datetime | None = None
     ) -> dict[str, Any]:
         """The member's role and effective permissions with scopes, now or as of an instant (R-C3)."""
-        now = instant_arg(now, "now") or utc_now()
-        at = as_of_arg(as_of, now)
+        now, at = instants(as_of, now)
         instant = ts(at or now)
         with self.store.reader() as tx:
             tenant = tenant_row(tx, tenant_id)
@@ -207,10 +210,7 @@ class Queries(ListingQueries, CatalogQueries, IntegrationQueries):
         now: datetime | None = None,
     ) -> dict[str, Any]:
         """A Decision plus the audit entries of the events that gave or took the access (R-C2, R-C3)."""
-        permission = _permission(permission)
-        resource = _resource(resource)
-        now = instant_arg(now, "now") or utc_now()
-        at = as_of_arg(as_of, now)
+        permission, resource, now, at = _asked(permission, resource, as_of, now)
         instant = at or now
         with self.store.reader() as tx:
             tenant = tenant_row(tx, tenant_id)

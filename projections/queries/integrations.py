@@ -7,20 +7,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from domain.clock import utc_now
 from domain.errors import validation
-from domain.permissions import is_permission
 from projections.changes.read import changes_after
 from projections.queries.access import as_of_text, tenant_row
 from projections.queries.access_cache import AccessCache, TenantEntry
 from projections.queries.lookup import lookup_resources, lookup_subjects
-from projections.values import as_of_arg, decode_cursor, encode_cursor, instant_arg, limit_arg
-
-
-def _permission(permission: str) -> str:
-    if not isinstance(permission, str) or not is_permission(permission):
-        raise validation(f"unknown permission {permission!r}", ("query", "permission"))
-    return permission
+from projections.values import decode_cursor, encode_cursor, instants, limit_arg, permission_arg
 
 
 def _name(value: str, field: str) -> str:
@@ -48,7 +40,7 @@ class IntegrationQueries:
     ) -> dict[str, Any]:
         """R-C4: `{all, items [{resource, scope, via}], next_cursor, as_of, position}`; each item is what `check`
         allows, with its `via`."""
-        permission = _permission(permission)
+        permission = permission_arg(permission)
         resource_type = _name(resource_type, "resource_type")
         return self._lookup(
             as_of,
@@ -74,7 +66,7 @@ class IntegrationQueries:
     ) -> dict[str, Any]:
         """R-C4: `{items [{user_id, role, scope, via}], next_cursor, as_of, position}`: the members `check` allows
         on the resource."""
-        permission = _permission(permission)
+        permission = permission_arg(permission)
         resource = (_name(resource_type, "resource_type"), _name(resource_id, "resource_id"))
         return self._lookup(
             as_of,
@@ -98,8 +90,7 @@ class IntegrationQueries:
         tenant_id: str,
     ) -> dict[str, Any]:
         """One page of a lookup, at the position and instant a `check` would answer from (`all` when `find` says)."""
-        now = instant_arg(now, "now") or utc_now()
-        at = as_of_arg(as_of, now)
+        now, at = instants(as_of, now)
         limit = limit_arg(limit)
         key = decode_cursor(cursor, (str,))
         position = self.cache.sync()
@@ -128,7 +119,7 @@ class IntegrationQueries:
         if not isinstance(after, int) or isinstance(after, bool) or after < 0:
             raise validation("after is a position (an integer ≥ 0)", ("query", "after"))
         if permission is not None:
-            permission = _permission(permission)
+            permission = permission_arg(permission)
         limit = limit_arg(limit)
         # Raw: the feed holds no personal field (R-L6), so no row needs opening.
         with self.store.reader(raw=True) as tx:
