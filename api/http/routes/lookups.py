@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
@@ -33,21 +35,8 @@ async def lookup_resources(
     """R-C4: every known resource of the type that `check` allows, by id, each with its scope and `via`; `all`
     says the member holds the permission at scope `all` (which covers resources never seen too). The user itself,
     users.manage, audit.read, operator."""
-    services = access.services
-    check_as_of(as_of, services.now())
-    await access.require("users.manage", "audit.read", itself=user_id)
-    answer = await blocking(
-        services.queries.lookup_resources,
-        access.tenant_id,
-        user_id,
-        permission,
-        resource_type,
-        as_of=as_of,
-        cursor=cursor,
-        limit=limit,
-        now=services.now(),
-    )
-    return json_answer(200, answer, None)
+    ask = access.services.queries.lookup_resources
+    return await _lookup(access, user_id, ask, (user_id, permission, resource_type), as_of, cursor, limit)
 
 
 @router.get(
@@ -67,18 +56,22 @@ async def lookup_subjects(
 ) -> Response:
     """R-C4: the members `check` allows on the resource, by user id, each with role, scope and `via`.
     users.manage, audit.read, operator."""
-    services = access.services
-    check_as_of(as_of, services.now())
-    await access.require("users.manage", "audit.read")
-    answer = await blocking(
-        services.queries.lookup_subjects,
-        access.tenant_id,
-        permission,
-        resource_type,
-        resource_id,
-        as_of=as_of,
-        cursor=cursor,
-        limit=limit,
-        now=services.now(),
-    )
+    ask = access.services.queries.lookup_subjects
+    return await _lookup(access, None, ask, (permission, resource_type, resource_id), as_of, cursor, limit)
+
+
+async def _lookup(
+    access: ReadAccess,
+    itself: str | None,
+    ask: Callable[..., dict[str, Any]],
+    args: tuple[str, ...],
+    as_of: datetime | None,
+    cursor: str | None,
+    limit: int,
+) -> Response:
+    """One page of a lookup for users.manage, audit.read, the operator (and the user `itself`, if any)."""
+    now = access.services.now()
+    check_as_of(as_of, now)
+    await access.require("users.manage", "audit.read", itself=itself)
+    answer = await blocking(ask, access.tenant_id, *args, as_of=as_of, cursor=cursor, limit=limit, now=now)
     return json_answer(200, answer, None)
