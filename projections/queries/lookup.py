@@ -22,6 +22,7 @@ from typing import Any
 
 from domain.permissions import resource_type_of
 from projections.queries.access_cache import AccessCache, TenantEntry
+from projections.queries.below import AT_INSTANT, below, plain
 from projections.queries.decide import Holding, decide
 from projections.values import ts
 
@@ -134,7 +135,7 @@ def _covered(
                 part = holders[start : start + CHUNK]
                 sources.append(_paged(cache, f"{assigned} AND user_id IN ({_marks(part)})", (*key, *part), after, size))
     if resource_type_of(permission) == resource_type:
-        granted = [(h.resource_type, h.resource_id) for h in giving if h.scope == "resource"]
+        granted = [(h.resource_type, h.resource_id) for h in giving if h.scope == "resource" and h.resource_type]
         if granted:
             below = _under(cache, tenant_id, resource_type, granted, at)
             sources.append(iter(sorted(i for i in below if after is None or i > after)))
@@ -156,21 +157,13 @@ def _below(cache: AccessCache, tenant_id: str, user_id: str, at: str) -> list[st
     return [row["user_id"] for row in rows if user_id in json.loads(row["managers"])]
 
 
-def _under(
-    cache: AccessCache, tenant_id: str, resource_type: str, granted: list[tuple[str, str | None]], at: str
-) -> set[str]:
-    """The resources of the type named by resource grants, or below one at the instant (R-H2)."""
-    found = {i for t, i in granted if t == resource_type and i is not None}
-    with cache.store.reader() as tx:
-        for node in granted:
-            needle = json.dumps(node[1])  # narrows the scan; the parsed chain decides
-            for row in tx.all(
-                "SELECT resource_id, ancestors FROM dir_parents WHERE tenant_id = ? AND resource_type = ? "
-                "AND valid_from <= ? AND (valid_to IS NULL OR valid_to > ?) AND ancestors LIKE ?",
-                (tenant_id, resource_type, at, at, f"%{needle}%"),
-            ):
-                if node in {(a["type"], a["id"]) for a in json.loads(row["ancestors"])}:
-                    found.add(row["resource_id"])
+def _under(cache: AccessCache, tenant_id: str, resource_type: str, granted: list[tuple[str, str]], at: str) -> set[str]:
+    """The resources of the type named by resource grants, or below one at the instant (R-H2): the tree's rows
+    under the granted ones (`projections.queries.below`, through the `children` index), never the whole tree."""
+    found = {i for t, i in granted if t == resource_type}
+    with cache.store.autocommit() as tx:
+        for covered in below(plain(tx), tenant_id, granted, resource_type, AT_INSTANT, at).values():
+            found.update(i for _, i in covered)
     return found
 
 
