@@ -177,3 +177,31 @@ def _kinds(decision: dict[str, Any], resource: tuple[str, str]) -> list[str]:
     if decision["scope"] == "all":
         kinds.append("all")
     return kinds
+
+
+def test_R_C4_lookups_of_members_too_long_to_hold_answer_from_sql_alike(ledger, clock, monkeypatch) -> None:
+    """A member whose history is too long for the cache is read from SQL (as `check` does): lookups answer the
+    same from there, resources and subjects, now and as of an earlier instant."""
+    driver = NarrowHistory(ledger, clock, seed=3, tenants=1)
+    with read_side(ledger, clock) as rs:
+        driver.run(150)
+        earlier = clock.now() - timedelta(hours=1)
+        ledger.sweep(driver.tenants)
+        rs.sync()
+        tenant_id, now = driver.tenants[0], clock.now()
+
+        def answers(queries: Queries) -> list[Any]:
+            members = rs.rows("SELECT DISTINCT user_id FROM dir_members WHERE tenant_id = ?", (tenant_id,))
+            out: list[Any] = []
+            for instant in (earlier, None):
+                for permission in ("leads.view_details", "leads.assign"):
+                    for user in sorted(r["user_id"] for r in members):
+                        out.append(queries.lookup_resources(tenant_id, user, permission, "lead", instant, now=now))
+                    for lead in LEADS[:6]:
+                        out.append(queries.lookup_subjects(tenant_id, permission, "lead", lead, instant, now=now))
+            return out
+
+        held = answers(Queries(rs.store, watch=rs.runner.watch))
+        monkeypatch.setattr("projections.queries.access_cache.MAX_MEMBER_ROWS", 1)
+        assert answers(Queries(rs.store, watch=rs.runner.watch)) == held
+        assert sum(len(a["items"]) for a in held) > 50
