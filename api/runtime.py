@@ -24,7 +24,7 @@ from domain.storage import parse_database_url
 from projections import all_projections
 from projections.db import ReadStore
 from projections.eventstore import position_of
-from projections.follow import EVENTS_CHANNEL, Follower
+from projections.follow import Follower
 from projections.queries.facade import Queries
 from projections.runner import Runner
 from projections.watch import PositionWatch
@@ -71,17 +71,13 @@ class Runtime:
         return self.ledger.head_position()
 
     def after_write(self, position: int | None) -> None:
-        """Wake the projector (PostgreSQL NOTIFY) and, with projections in-process, project up to `position` here.
+        """With projections in-process, project up to `position` here. The projector elsewhere was woken already:
+        eventsourcing's PostgreSQL recorder sends `NOTIFY accessledger_events` in the transaction that appends
+        (the events table's name is the channel's), so no second NOTIFY is sent here.
 
         Out of process the caller then awaits `reach`: the projector's NOTIFY wakes it, no polling."""
         if position is None:
             return
-        if self.store.kind == "postgresql":
-            try:
-                with self.store.transaction() as tx:
-                    tx.execute("SELECT pg_notify(?, ?)", (EVENTS_CHANNEL, str(position)))
-            except Exception as exc:  # projectors poll anyway; a lost wake-up only delays them
-                log.warning("NOTIFY failed: %s", exc)
         if self.settings.in_process_projections:
             self.runner.catch_up(position)
 

@@ -58,6 +58,15 @@ def create_projection_tables(tx: Tx, projections: Sequence[Projection]) -> None:
         )
 
 
+def _durable_later(tx: Tx) -> None:
+    """PostgreSQL: this transaction's commit need not wait for its WAL to reach the disk. Read models are derived
+    and track their position in the same transaction (R-X4): one lost to a server crash before the flush is
+    projected again from the durable events (issue 17: a flush per projection was most of a PostgreSQL command's
+    wait for its read side)."""
+    if tx.kind == "postgresql":
+        tx.execute("SET LOCAL synchronous_commit TO OFF")
+
+
 class StaleTracking(Exception):
     """Another runner moved the projection first: the batch is rolled back and re-read (raised after the last try)."""
 
@@ -131,8 +140,10 @@ class Runner:
         return read_batch(self.app, after, limit, upto)
 
     def positions(self) -> dict[str, int]:
-        with self.store.reader() as tx:
-            return {p.name: tracked_position(tx, p.name) for p in self.projections}
+        """Each projection's position, in one statement (one round trip: every command's catch-up asks twice)."""
+        with self.store.autocommit() as tx:
+            found = {row["name"]: row["position"] for row in tx.all(f"SELECT name, position FROM {TRACKING_TABLE}")}
+        return {p.name: int(found.get(p.name) or 0) for p in self.projections}
 
     def position(self) -> int:
         """The position every projection has reached (read from the database)."""
@@ -163,22 +174,56 @@ class Runner:
                 if not batch:
                     return reached_by_all
                 tenants = sorted({r.event.tenant_id for r in batch})
-                for projection in live[:-1]:
-                    self._apply(projection, batch)
                 # The NOTIFY commits with the last projection's tracking: followers hear of a position reached.
                 reached = batch[-1].position
                 notify = functools.partial(
                     notify_projected, position=reached, tenants=tenants, source=self.watch.source
                 )
-                self._apply(live[-1], batch, None if self.stopped else notify)
+                failed = None if self.stopped else self._apply_together(live, batch, notify)
+                together = not self.stopped and failed is None
+                if not together:
+                    # A moved position met together counts as each projection's first attempt (R-X4).
+                    attempts = TRACKING_ATTEMPTS - (1 if isinstance(failed, StaleTracking) else 0)
+                    for projection in live[:-1]:
+                        self._apply(projection, batch, attempts=attempts)
+                    self._apply(live[-1], batch, None if self.stopped else notify, attempts=attempts)
                 # With a projection stopped the position stays where it stopped, but the tenants that moved are
                 # still announced (caches drop what they knew of them: revocations keep working, R-Z1).
                 self.watch.advance(self.watch.position if self.stopped else reached, tenants)
+                if together and until is not None and reached >= until:
+                    return reached  # every projection is there: no second look at the tracking table
+
+    def _apply_together(
+        self, projections: Sequence[Projection], batch: Sequence[Recorded], then: Callable[[Tx], None]
+    ) -> Exception | None:
+        """Apply the batch to every projection in one transaction (one commit instead of one per projection: most
+        of a command's wait for its read side, issue 17). On a failure other than the database's own (answered:
+        the exception), the caller applies it projection by projection, which retries a moved position and stops
+        only the projection that cannot apply an event (R-X8)."""
+        try:
+            with self.store.transaction() as tx:
+                _durable_later(tx)
+                for projection in projections:
+                    done = tracked_position(tx, projection.name, lock=True)
+                    todo = [r for r in batch if r.position > done]
+                    if todo:
+                        projection.process(tx, todo)
+                        advance_tracking(tx, projection.name, done, todo[-1].position)
+                then(tx)
+        except Exception as exc:
+            if transient(exc):
+                raise  # the database went away: the caller retries once it is back
+            return exc
+        return None
 
     def _apply(
-        self, projection: Projection, batch: Sequence[Recorded], then: Callable[[Tx], None] | None = None
+        self,
+        projection: Projection,
+        batch: Sequence[Recorded],
+        then: Callable[[Tx], None] | None = None,
+        attempts: int = TRACKING_ATTEMPTS,
     ) -> None:
-        for _ in range(TRACKING_ATTEMPTS):
+        for _ in range(attempts):
             try:
                 self._apply_once(projection, batch, then)
                 return
@@ -196,6 +241,7 @@ class Runner:
         self, projection: Projection, batch: Sequence[Recorded], then: Callable[[Tx], None] | None = None
     ) -> None:
         with self.store.transaction() as tx:
+            _durable_later(tx)
             done = tracked_position(tx, projection.name, lock=True)
             todo = [r for r in batch if r.position > done]
             if not todo:

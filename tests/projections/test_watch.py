@@ -6,6 +6,8 @@ import asyncio
 import threading
 import time
 
+import pytest
+
 from domain.application import AccessLedger, hash_token
 from domain.clock import ManualClock
 from projections import all_projections
@@ -118,3 +120,13 @@ def test_r_z1_a_removal_projected_elsewhere_is_honoured_within_half_a_second(dat
         projector_store.close()
         api_store.close()
         ledger.close()
+
+
+def test_R_Z1_the_recorder_wakes_projectors_on_the_channel_followers_listen_to(ledger) -> None:
+    """R-Z1: eventsourcing's PostgreSQL recorder NOTIFYs the events table's name in each append's transaction; the
+    followers listen to `accessledger_events`, so that must be that name (commands send no NOTIFY of their own)."""
+    from projections.follow import EVENTS_CHANNEL
+
+    if ledger.database.kind != "postgresql":
+        pytest.skip("SQLite has no NOTIFY: its follower polls")
+    assert ledger.recorder.channel_name == EVENTS_CHANNEL
