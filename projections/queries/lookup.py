@@ -97,7 +97,7 @@ def _paged(cache: AccessCache, select: str, params: tuple[Any, ...], after: str 
     while True:
         statement = f"{select} AND resource_id > ? ORDER BY resource_id LIMIT ?"
         with cache.store.autocommit() as tx:
-            ids = [row["resource_id"] for row in tx.all(statement, (*params, after or "", size))]
+            ids = [row[0] for row in tx.tuples(statement, (*params, after or "", size))]
         yield from ids
         if len(ids) < size:
             return
