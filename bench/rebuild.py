@@ -1,7 +1,7 @@
 """Projection rebuild (R-R1) of every read model from the whole event log, beside a raw batched read + insert of
 the same rows: the events read in batches of 5,000 through the recorder (not decoded) and the rows the rebuild
 produced inserted, 5,000 to a transaction, into tables of the same schema and indexes. That baseline is the I/O
-floor: a projection that had nothing to compute."""
+floor: a projection that had nothing to compute. Both are run twice, alternately, and the best of each is kept."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from projections.rebuild import rebuild
 
 BATCH = 5000
 SUFFIX = "_rawbench"
+ROUNDS = 2  # rebuild, raw, rebuild, raw: the best of each
 
 
 def expected(sizes: Sizes) -> list[tuple[str, str, str]]:
@@ -70,18 +71,25 @@ def run(db: DbRun) -> None:
     services = db.services
     services.runner.catch_up()
     projections = all_projections()
-    result: dict[str, Any] = rebuild(db.ledger, services.store, projections)
-    if not result["ok"]:
-        raise RuntimeError(f"rebuild reported a mismatch: {result['first_mismatch']}")
-    ours = result["events"] / result["seconds"]
     tables = [table for p in projections for table in p.tables]
-    raw_events, raw_seconds = raw_read_insert(db, tables)
-    base = raw_events / raw_seconds
+    # Alternated and the best of each kept: on a shared machine the load moves between two runs of seconds, and
+    # one unlucky run on either side would make the ratio say more about the neighbours than about the rebuild.
+    ours = base = 0.0
+    for _ in range(ROUNDS):
+        result: dict[str, Any] = rebuild(db.ledger, services.store, projections)
+        if not result["ok"]:
+            raise RuntimeError(f"rebuild reported a mismatch: {result['first_mismatch']}")
+        ours = max(ours, result["events"] / result["seconds"])
+        raw_events, raw_seconds = raw_read_insert(db, tables)
+        base = max(base, raw_events / raw_seconds)
     log(
-        f"{db.kind}: rebuild {result['events']:,} events in {result['seconds']:.1f} s = {ours:,.0f} events/s; "
-        f"raw read+insert {base:,.0f} events/s"
+        f"{db.kind}: rebuild {result['events']:,} events, best of {ROUNDS}: {ours:,.0f} events/s; "
+        f"raw read+insert best of {ROUNDS}: {base:,.0f} events/s"
     )
-    note = f"{result['events']:,} events, every projection ({', '.join(p.name for p in projections)})"
+    note = (
+        f"{result['events']:,} events, every projection ({', '.join(p.name for p in projections)}); "
+        f"best of {ROUNDS} alternated runs each"
+    )
     db.add(
         Row(
             "projection rebuild events/s",
