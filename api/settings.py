@@ -10,15 +10,17 @@ import difflib
 import os
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from domain.storage import DEFAULT_URL
+from domain.storage import DEFAULT_URL, Database, parse_database_url
 
 PREFIX = "ACCESSLEDGER_"
+PG_FORM = "postgresql://user:password@replica-host:5432/dbname"
 URL_FORMS = "sqlite:///relative/file.db, sqlite:////absolute/file.db or postgresql://user:password@host:5432/dbname"
 # Read by other parts of the program, not by Settings; never warned about.
 OTHER_VARIABLES = frozenset({"ACCESSLEDGER_DEBUG"})
@@ -44,14 +46,19 @@ class Settings(BaseSettings):
     in_process_projections: bool = True
     # Idempotency keys are kept at least this long (R-X3: 24 h).
     idempotency_retention_hours: float = Field(default=48, ge=24)
-    # A PostgreSQL streaming replica for queries (R-Z6). Accepted and checked, but not used yet: every process reads
-    # the primary, and says so at start when this is set.
+    # A PostgreSQL streaming replica of the primary that serving processes read their queries from (R-Z6);
+    # commands, idempotency, the clock, the key store and the projector stay on the primary.
     read_database_url: str | None = None
     # Database connections this process may open besides its one listening connection (R-Z5), shared between the
     # event store and the read side; at least 2 (one each).
     db_pool_size: int = Field(default=10, ge=2, le=1000)
     # Memory the access cache may hold, in MiB (R-Z5); least recently used tenants are dropped first.
     cache_mb: float = Field(default=256, gt=0, le=1_048_576)
+
+    @field_validator("read_database_url", mode="before")
+    @classmethod
+    def _empty_means_no_replica(cls, url: Any) -> Any:
+        return None if isinstance(url, str) and not url.strip() else url
 
     @field_validator("database_url", "read_database_url")
     @classmethod
@@ -60,6 +67,37 @@ class Settings(BaseSettings):
         if problem:
             raise ValueError(problem)
         return url
+
+    @model_validator(mode="after")
+    def _replica_of_a_postgresql_primary(self) -> Settings:
+        if self.read_database_url is None:
+            return self
+        if not self.read_database_url.lower().startswith("postgres"):
+            raise ValueError(f"a read replica is a PostgreSQL streaming replica (R-Z6); use {PG_FORM}")
+        if not self.database_url.lower().startswith("postgres"):
+            raise ValueError(
+                "read replicas need a PostgreSQL primary, but ACCESSLEDGER_DATABASE_URL is SQLite, one file with no "
+                "replicas: leave ACCESSLEDGER_READ_DATABASE_URL unset (R-Z6)"
+            )
+        primary, replica = (urlsplit(url).query for url in (self.database_url, self.read_database_url))
+        theirs = (parse_qs(replica).get("schema") or [None])[0]
+        ours = (parse_qs(primary).get("schema") or [None])[0]
+        if theirs is not None and theirs != ours:
+            raise ValueError(
+                f"it names schema {theirs!r} and the primary {ours!r}: a streaming replica holds the primary's "
+                "schemas, so name the same schema or none"
+            )
+        return self
+
+    @property
+    def read_database(self) -> Database | None:
+        """The replica queries read (R-Z6), in the primary's schema unless its URL names one; None without one."""
+        if self.read_database_url is None:
+            return None
+        replica = parse_database_url(self.read_database_url)
+        if replica.schema is None:
+            replica = replace(replica, schema=parse_database_url(self.database_url).schema)
+        return replica
 
     @property
     def shown_database_url(self) -> str:
@@ -134,9 +172,12 @@ def load_settings(**overrides: Any) -> Settings:
 
 def _one_line(exc: ValidationError, environ: Mapping[str, str]) -> str:
     error = exc.errors()[0]
-    field = str(error["loc"][0]) if error["loc"] else "?"
+    # The one check across settings (a replica needs a PostgreSQL primary) is about the replica's URL.
+    field = str(error["loc"][0]) if error["loc"] else "read_database_url"
     variable = PREFIX + field.upper()
     given = environ.get(variable, error.get("input"))
+    if isinstance(given, dict):
+        given = given.get(field)
     is_url = field in ("database_url", "read_database_url")
     shown = redacted_url(str(given)) if is_url else str(given)
     message = str(error["msg"]).removeprefix("Value error, ")

@@ -64,7 +64,7 @@ def serve(
     from api.cli.workers import serve_workers
     from api.http.app import create_app
 
-    settings = configured()
+    settings = configured(reach_replica=True)
     generated = None
     if not settings.operator_token:
         generated = secrets.token_urlsafe(32)

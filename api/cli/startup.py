@@ -11,19 +11,20 @@ from api.settings import ConfigurationError, Settings, load_settings, warn_unkno
 from domain.storage import Database, parse_database_url
 
 
-def configured(reach_database: bool = True) -> Settings:
-    """The checked settings; warns once about unknown ACCESSLEDGER_* variables; exits 2 on the first problem."""
+def configured(reach_database: bool = True, reach_replica: bool = False) -> Settings:
+    """The checked settings; warns once about unknown ACCESSLEDGER_* variables; exits 2 on the first problem.
+    `reach_replica`: the command reads the replica (`serve`), so it must be reachable and the primary's (R-Z6)."""
     warn_unknown_variables_once(lambda line: stderr.print(f"accessledger: warning: {line}", markup=False))
     try:
         settings = load_settings()
         if reach_database:
-            check_database(settings)
+            check_database(settings, reach_replica)
     except ConfigurationError as exc:
         fail(str(exc))
     return settings
 
 
-def check_database(settings: Settings) -> None:
+def check_database(settings: Settings, reach_replica: bool = False) -> None:
     """ConfigurationError when the configured database cannot be used: a SQLite file's directory is missing, or
     PostgreSQL refuses (host, port, database, user and the server's own reason), or the schema does not exist."""
     database = parse_database_url(settings.database_url)
@@ -31,6 +32,10 @@ def check_database(settings: Settings) -> None:
         _check_sqlite(settings.database_url, database)
     else:
         _check_postgresql(database)
+    replica = settings.read_database
+    if replica is not None and reach_replica:
+        _check_postgresql(replica, "ACCESSLEDGER_READ_DATABASE_URL: ")
+        _check_same_cluster(database, replica)
 
 
 def _check_sqlite(url: str, database: Database) -> None:
@@ -47,10 +52,11 @@ def _check_sqlite(url: str, database: Database) -> None:
     )
 
 
-def _check_postgresql(database: Database) -> None:
+def _check_postgresql(database: Database, setting: str = "") -> None:
     import psycopg
 
-    where = f"PostgreSQL at {database.host}:{database.port}, database {database.dbname!r} as user {database.user!r}"
+    where = f"{setting}PostgreSQL at {database.host}:{database.port}, database {database.dbname!r}"
+    where += f" as user {database.user!r}"
     try:
         with psycopg.connect(database.conninfo(), connect_timeout=5, autocommit=True) as conn:
             if database.schema:
@@ -62,6 +68,28 @@ def _check_postgresql(database: Database) -> None:
                     )
     except psycopg.Error as exc:
         raise ConfigurationError(f"cannot connect to {where}: {_server_reason(exc)}") from None
+
+
+def _check_same_cluster(primary: Database, replica: Database) -> None:
+    """A read database must be the primary's streaming replica (or the primary itself): the same system identifier.
+    Anything else (a copy, another server) would answer queries from data the projector never writes (R-Z6)."""
+    import psycopg
+
+    identifiers = []
+    for database in (primary, replica):
+        try:
+            with psycopg.connect(database.conninfo(), connect_timeout=5, autocommit=True) as conn:
+                identifiers.append(conn.execute("SELECT system_identifier FROM pg_control_system()").fetchone()[0])
+        except psycopg.errors.InsufficientPrivilege:
+            return  # a role without pg_monitor cannot tell; the replica's tracking rows will show it soon enough
+        except psycopg.Error as exc:
+            raise ConfigurationError(f"cannot check ACCESSLEDGER_READ_DATABASE_URL: {_server_reason(exc)}") from None
+    if identifiers[0] != identifiers[1]:
+        raise ConfigurationError(
+            f"ACCESSLEDGER_READ_DATABASE_URL: PostgreSQL at {replica.host}:{replica.port} is not a streaming replica "
+            f"of the primary at {primary.host}:{primary.port} (system identifiers {identifiers[1]} and "
+            f"{identifiers[0]} differ): point it at a replica made from the primary (pg_basebackup -R)"
+        )
 
 
 def _server_reason(exc: BaseException) -> str:

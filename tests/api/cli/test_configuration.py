@@ -195,3 +195,31 @@ def test_demo_fills_two_schemas_of_one_database(tmp_path, postgresql_url):
         assert "postgres:***@" in demo.out and "s3cret-pw" not in demo.out + demo.err, "the demo printed a password"
         verify = cli("audit", "verify")
         assert verify.code == 0 and verify.out.startswith("ok:"), verify.out + verify.err
+
+
+def test_R_Z6_a_read_replica_beside_sqlite_is_a_configuration_error(tmp_path):
+    """SQLite has no replicas: the replica setting beside a SQLite primary is refused before anything starts."""
+    run = run_with(tmp_path, "tick", ACCESSLEDGER_READ_DATABASE_URL="postgresql://app:hunter2@replica/ledger")
+    line = assert_one_line(run, "ACCESSLEDGER_READ_DATABASE_URL", "app:***@replica", "SQLite", "unset")
+    assert "hunter2" not in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_R_Z6_a_sqlite_read_replica_is_a_configuration_error(tmp_path):
+    run = run_with(
+        tmp_path,
+        "tick",
+        ACCESSLEDGER_DATABASE_URL=f"{PG}/postgres",
+        ACCESSLEDGER_READ_DATABASE_URL=f"sqlite:///{tmp_path / 'r.db'}",
+    )
+    assert_one_line(run, "ACCESSLEDGER_READ_DATABASE_URL", "PostgreSQL streaming replica")
+
+
+def test_R_Z6_a_replica_in_another_schema_is_a_configuration_error(tmp_path):
+    run = run_with(
+        tmp_path,
+        "tick",
+        ACCESSLEDGER_DATABASE_URL=f"{PG}/postgres?schema=one",
+        ACCESSLEDGER_READ_DATABASE_URL=f"{PG}/postgres?schema=two",
+    )
+    assert_one_line(run, "ACCESSLEDGER_READ_DATABASE_URL", "'two'", "'one'")
