@@ -17,11 +17,16 @@ class _StoreCollector(Collector):
     """Read at scrape time, so the numbers are right even when another process appends or projects."""
 
     def __init__(
-        self, head: Callable[[], int], projected: Callable[[], int], stopped: Callable[[], dict[str, Any]] | None
+        self,
+        head: Callable[[], int],
+        projected: Callable[[], int],
+        stopped: Callable[[], dict[str, Any]] | None,
+        replayed: Callable[[], int | None] | None = None,
     ) -> None:
         self.head = head
         self.projected = projected
         self.stopped = stopped
+        self.replayed = replayed
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
         try:
@@ -45,6 +50,16 @@ class _StoreCollector(Collector):
         for halt in (self.stopped() if self.stopped else {}).values():
             stopped.add_metric([halt.projection, str(halt.position)], 1)
         yield stopped
+        replayed = self.replayed() if self.replayed else None
+        if replayed is not None:  # R-Z6: what the read replica has replayed, as this process last read it
+            yield GaugeMetricFamily(
+                "accessledger_replica_position", "Position the read replica's projections replayed", replayed
+            )
+            yield GaugeMetricFamily(
+                "accessledger_replica_lag_events",
+                "Positions projected on the primary that the read replica has not replayed yet",
+                value=max(0, projected - replayed),
+            )
 
 
 class Metrics:
@@ -55,7 +70,9 @@ class Metrics:
         head: Callable[[], int],
         projected: Callable[[], int],
         stopped: Callable[[], dict[str, Any]] | None = None,
+        replayed: Callable[[], int | None] | None = None,
     ) -> None:
+        """`replayed`: the read replica's position (None without a replica, R-Z6)."""
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "accessledger_http_requests",
@@ -70,7 +87,7 @@ class Metrics:
             registry=self.registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
-        self.registry.register(_StoreCollector(head, projected, stopped))
+        self.registry.register(_StoreCollector(head, projected, stopped, replayed))
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()

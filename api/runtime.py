@@ -17,7 +17,7 @@ from api.clock_store import PersistedManualClock
 from api.http.idempotency import IdempotencyStore, fernet_for
 from api.metrics import Metrics
 from api.migrate import ensure_schema
-from api.settings import Settings
+from api.settings import Settings, redacted_url
 from domain.application import AccessLedger, CommandResult
 from domain.clock import Clock, SystemClock
 from domain.storage import parse_database_url
@@ -25,8 +25,11 @@ from projections import all_projections
 from projections.db import ReadStore
 from projections.eventstore import position_of
 from projections.follow import Follower
+from projections.queries.directory import tenant_ids
 from projections.queries.facade import Queries
+from projections.replica import ReplicaFollower
 from projections.runner import Runner
+from projections.values import ts
 from projections.watch import PositionWatch
 
 log = logging.getLogger("accessledger.api")
@@ -45,15 +48,33 @@ class Runtime:
     store: ReadStore
     runner: Runner
     queries: Queries
+    # Where queries read (R-Z6): a streaming replica's store, or `store` itself; the replica's follower says what
+    # it has replayed.
+    reads: ReadStore | None = None
+    replica: ReplicaFollower | None = None
+
+    def __post_init__(self) -> None:
+        if self.reads is None:
+            self.reads = self.store
 
     @property
     def watch(self) -> PositionWatch:
-        """What this process knows of the projection position; await it instead of polling (R-X8, R-Z1)."""
+        """What this process knows of the primary's projection position; await it instead of polling (R-X8, R-Z1)."""
         return self.runner.watch
+
+    @property
+    def read_watch(self) -> PositionWatch:
+        """What this process knows of the position its queries read at: the replica's replayed projections (R-Z6),
+        else the primary's (`watch`). `min_position` and a command's answer wait on it."""
+        return self.replica.watch if self.replica is not None else self.runner.watch
 
     def now(self) -> datetime:
         """The one clock's now (R-K2)."""
         return self.clock.now()
+
+    def replica_position(self) -> int | None:
+        """How far the read replica has replayed, as last read (None without a replica; no I/O)."""
+        return None if self.replica is None else self.replica.watch.position
 
     def lag(self) -> int:
         """Events stored but not yet in every read model."""
@@ -82,29 +103,41 @@ class Runtime:
             self.runner.catch_up(position)
 
     async def reach(self, position: int, timeout: float) -> bool:
-        """True once the read side reached `position`, False after `timeout` s; waiting holds no thread (R-X8)."""
-        watch = self.watch
+        """True once the queries of this process read at `position` or later (the primary's projections, or the
+        replica's replay of them, R-Z6), False after `timeout` s; waiting holds no thread (R-X8)."""
+        watch = self.read_watch
         if watch.position >= position:
             return True
-        if self.settings.in_process_projections:
+        if self.settings.in_process_projections and self.watch.position < position:
             # Projecting is work, not waiting: what is already stored is projected now, in a worker thread.
             await anyio.to_thread.run_sync(self.runner.catch_up, position)
             if watch.position >= position:
                 return True
+        if self.replica is not None:
+            self.replica.want(position)  # the replica's one follower looks until it is there
         return await watch.wait_for(position, timeout)
+
+    def due_tenants(self) -> list[str]:
+        """Tenants with a change due by now, read from the primary: the sweep is a command (R-K1, R-Z6)."""
+        with self.store.reader() as tx:
+            return tenant_ids(tx, ts(self.now()))
 
     def sweep(self) -> int:
         """Apply due changes on every tenant (R-K1); returns how many tenants recorded something."""
         if self.settings.in_process_projections:
             self.runner.catch_up()  # the read side says which tenants have something due
-        changed = self.ledger.sweep(self.queries.tenant_ids(due_before=self.now()))
+        changed = self.ledger.sweep(self.due_tenants())
         if self.settings.in_process_projections:
             self.runner.catch_up()
         return changed
 
     def close(self) -> None:
         """Release every connection."""
+        if self.replica is not None:
+            self.replica.close()
         self.ledger.close()
+        if self.reads is not None and self.reads is not self.store:
+            self.reads.close()
         self.store.close()
 
 
@@ -120,6 +153,7 @@ class Services(Runtime):
     closed: bool = False
     # (position, since): the projections stood at `position` with events waiting since `since` (readiness).
     behind: tuple[int, float] | None = None
+    replica_behind: tuple[int, float] | None = None
 
     def stalled_for(self, head: int, position: int) -> float:
         """Seconds events have waited without the projections advancing (0 when none wait), as seen by probes."""
@@ -130,6 +164,16 @@ class Services(Runtime):
         if self.behind is None or position > self.behind[0]:
             self.behind = (position, now)
         return now - self.behind[1]
+
+    def replica_stalled_for(self, primary: int, replayed: int) -> float:
+        """Seconds the replica has stood behind the primary's projections without replaying further (readiness)."""
+        if replayed >= primary:
+            self.replica_behind = None
+            return 0.0
+        now = time.monotonic()
+        if self.replica_behind is None or replayed > self.replica_behind[0]:
+            self.replica_behind = (replayed, now)
+        return now - self.replica_behind[1]
 
     def operator_token_matches(self, token: str) -> bool:
         """Constant-time comparison with the configured operator token (none configured: nobody is operator)."""
@@ -166,9 +210,12 @@ def open_runtime(
     `clock` replaces the configured clock (the demo and bench/ write histories at instants they choose)."""
     if create_tables:
         ensure_schema(settings.database_url)
-    if settings.read_database_url and serving:
-        log.warning("ACCESSLEDGER_READ_DATABASE_URL is set, but read replicas are not used yet: reading the primary")
+    replica_database = settings.read_database if serving else None  # command-line tools read the primary
     events_pool, reads_pool = pool_sizes(settings.db_pool_size) if serving else (1, 4)
+    replica_pool = 0
+    if replica_database is not None:
+        replica_pool = max(1, reads_pool - reads_pool // 2)
+        reads_pool = max(1, reads_pool // 2)
     store = ReadStore(parse_database_url(settings.database_url), pool_size=reads_pool)
     manual_clock = None
     if clock is None and settings.clock == "manual":
@@ -176,8 +223,16 @@ def open_runtime(
     clock = clock or (manual_clock.clock if manual_clock else SystemClock())
     ledger = AccessLedger(settings.database_url, clock, env=event_store_env(events_pool), keys=store.keys)  # R-L6
     runner = Runner(ledger, store, all_projections(), create_tables=False)
-    queries = Queries(store, app=ledger, watch=runner.watch, cache_bytes=int(settings.cache_mb * 2**20))
-    return Runtime(settings, clock, manual_clock, ledger, store, runner, queries)
+    reads, replica = store, None
+    if replica_database is not None:
+        # R-Z6: queries, their cache and their positions come from the replica; personal values are opened with
+        # the primary's key store.
+        reads = ReadStore(replica_database, pool_size=replica_pool, keys_from=store)
+        replica = ReplicaFollower(reads, PositionWatch(), runner.watch, runner.names)
+        log.info("queries read the replica at %s", redacted_url(settings.read_database_url or ""))
+    read_watch = replica.watch if replica is not None else runner.watch
+    queries = Queries(reads, app=ledger, watch=read_watch, cache_bytes=int(settings.cache_mb * 2**20))
+    return Runtime(settings, clock, manual_clock, ledger, store, runner, queries, reads, replica)
 
 
 def pool_sizes(total: int) -> tuple[int, int]:
@@ -213,6 +268,8 @@ def start_background(services: Services) -> None:
     runner = services.runner
     kick = runner.kick if services.settings.in_process_projections else None
     services.follower = Follower(services.store, runner.watch, runner.names, kick).start()
+    if services.replica is not None:
+        services.replica.start()
     threads: list[tuple[str, Any]] = [("accessledger-sweeper", _sweeper)]
     if services.settings.in_process_projections:
         threads.append(("accessledger-projector", _projector))

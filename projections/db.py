@@ -108,9 +108,12 @@ def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
 class ReadStore:
     """Connections to the read models, in the same database as the events."""
 
-    def __init__(self, database: Database, pool_size: int = 10) -> None:
-        """`pool_size` bounds the PostgreSQL connections this store opens (R-Z5)."""
+    def __init__(self, database: Database, pool_size: int = 10, keys_from: ReadStore | None = None) -> None:
+        """`pool_size` bounds the PostgreSQL connections this store opens (R-Z5). `keys_from`: a read replica's
+        store opens personal values with the primary's key store (R-Z6), so a key erased on the primary is gone
+        for its readers at once and the process keeps one key cache."""
         self.database = database
+        self._keys_from = keys_from
         self.kind = database.kind
         # Set by the process's follower while it cannot reach the database: requests then fail at once with
         # 503 `unavailable` instead of waiting for a connection that will not come (R-Z3).
@@ -193,6 +196,8 @@ class ReadStore:
     @property
     def keys(self) -> Any:
         """The key store of this database (R-L6), opened on first use; the ledger shares it (api.runtime)."""
+        if self._keys_from is not None:
+            return self._keys_from.keys
         if self._keys is None:
             from projections.keystore import KeyStore
 

@@ -22,6 +22,7 @@ from psycopg import sql
 
 from domain.application import AccessLedger
 from domain.clock import ManualClock
+from tests.pgcluster import OwnCluster, server_binaries
 from tests.support import START, Opened, open_tenant
 
 PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
@@ -67,6 +68,35 @@ def postgresql_url() -> Iterator[str]:
     finally:
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def own_cluster() -> Iterator[OwnCluster]:
+    """A PostgreSQL primary and its streaming replica made for this test session (one per xdist worker that asks,
+    made on first use), stopped and deleted at the end (R-Z6; the R-Z3 restart test restarts its primary). Without
+    the server binaries (initdb, pg_basebackup) the tests that need it skip, or fail under CI=true."""
+    binaries = server_binaries()
+    if binaries is None:
+        problem = "PostgreSQL's server binaries (initdb, pg_basebackup) are not installed"
+        if under_ci():
+            pytest.fail(f"{problem} -- CI=true requires the replica tests to run", pytrace=False)
+        pytest.skip(problem)
+    cluster = OwnCluster.create(binaries)
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+
+
+@pytest.fixture
+def replicated(own_cluster: OwnCluster) -> Iterator[tuple[str, str]]:
+    """(primary URL, replica URL) of a fresh database on the tests' own cluster, dropped after the test."""
+    name = f"al_test_{secrets.token_hex(6)}"
+    own_cluster.create_database(name)
+    try:
+        yield own_cluster.primary.url(name), own_cluster.replica.url(name)
+    finally:
+        own_cluster.drop_database(name)
 
 
 @pytest.fixture

@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lambda: app.state.services.ledger.head_position(),
         lambda: app.state.services.runner.position(),
         lambda: app.state.services.runner.stopped,
+        lambda: app.state.services.replica_position(),
     )
     services = build_services(settings, metrics)
 

@@ -61,6 +61,7 @@ async def execute(
     503 `stale_read` with the command's `position`, which is never stored as the key's answer (R-X3, R-Z2)."""
     key = _idempotency_key(request)
     services.store.check_reachable()
+    services.reads.check_reachable()  # a replica that is away could not confirm the answer (R-Z6): record nothing
     if services.runner.stopped:
         # R-X8: a projection stopped at an event it cannot apply; nothing new is recorded until it is fixed.
         halt = min(services.runner.stopped.values(), key=lambda s: s.position)
@@ -120,7 +121,8 @@ def _project_and_shape(services: Services, result: CommandResult, shape: Shape) 
     position = services.command_position(result)
     recorded = position if result.position is not None or result.recovered else None
     services.after_write(recorded)
-    if recorded is not None and services.watch.position < recorded:
+    # The answer is read where queries read: on a replica (R-Z6), only once it has replayed the command.
+    if recorded is not None and services.read_watch.position < recorded:
         return position, None
     return position, to_json_value(shape(result))
 

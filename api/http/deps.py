@@ -192,17 +192,26 @@ async def read_access(
         ),
     ] = None,
 ) -> TenantAccess:
-    """Tenant access for queries, after waiting for `min_position`."""
-    access = await tenant_access(tenant_id, request, credentials)
-    await wait_for_position(access.services, min_position)
-    return access
+    """Tenant access for queries, after waiting for `min_position`: the caller is admitted at that position too,
+    so a token created at or before it is known (another process or a read replica may not have read it yet,
+    R-Z1, R-Z6) and a tenant closed by then is closed."""
+    services: Services = request.app.state.services
+    try:
+        principal = await authenticate(services, credentials)
+    except DomainError as exc:
+        if exc.code != "unauthenticated" or min_position is None or services.read_watch.position >= min_position:
+            raise
+        await wait_for_position(services, min_position)
+        principal = await authenticate(services, credentials)
+    await wait_for_position(services, min_position)
+    return await admit(services, principal, tenant_id, request)
 
 
 async def wait_for_position(services: Services, min_position: int | None) -> None:
     """503 `stale_read` (with Retry-After) when the projections do not reach `min_position` within 5 s."""
     if min_position is None:
         return
-    if services.watch.position < min_position and min_position > await blocking(services.ledger.head_position):
+    if services.read_watch.position < min_position and min_position > await blocking(services.ledger.head_position):
         # R-X8: a position the store has not reached cannot be waited for; answered at once, holding nothing.
         raise DomainError(
             "position_ahead",

@@ -30,7 +30,7 @@ CHANGE_DAYS = 30
 
 def _last_activity(services: Services, tenant_id: str) -> str | None:
     """When the tenant's last audit entry took effect."""
-    last = sequence_at(services.store, tenant_id)
+    last = sequence_at(services.reads, tenant_id)
     if not last:
         return None
     items, _ = services.queries.audit(tenant_id, cursor=encode_cursor([last - 1]), limit=1)
@@ -72,7 +72,7 @@ def _seat_history(services: Services, tenant_id: str) -> dict[str, Any]:
     for i in range(SAMPLES if step else 1):
         at = start + step * i if step else end
         try:
-            folded = state(services.ledger, services.store, tenant_id, at=at)
+            folded = state(services.ledger, services.reads, tenant_id, at=at)
         except DomainError:  # the tenant did not exist yet at that instant
             continue
         labels.append(at.strftime("%m-%d %H:%M" if step < timedelta(hours=6) else "%Y-%m-%d"))

@@ -66,7 +66,7 @@ async def changes(
     services = access.services
     await access.require("audit.read")
     queries, tenant_id = services.queries, access.tenant_id
-    signals = signals_for(services.watch)
+    signals = signals_for(services.read_watch)
     if "text/event-stream" in request.headers.get("accept", ""):
         start, index = _resume_point(after, last_event_id)
         await blocking(queries.changes, tenant_id, start, user_id, permission, 1, index)  # 404/422 before streaming

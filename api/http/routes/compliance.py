@@ -36,7 +36,7 @@ async def what_if(body: WhatIfIn, access: ReadAccess) -> Response:
     answer = await blocking(
         run_what_if,
         services.ledger,
-        services.store,
+        services.reads,
         access.tenant_id,
         roles=_roles(body),
         removed_roles=body.removed_roles,
@@ -61,7 +61,7 @@ async def assertions(body: AssertionsIn, access: ReadAccess) -> Response:
     answer = await blocking(
         run_assertions,
         services.ledger,
-        services.store,
+        services.reads,
         access.tenant_id,
         sent,
         as_of=body.as_of,

@@ -16,6 +16,7 @@ from api.http.schemas.resources import ClockSet
 from api.runtime import Services
 from domain.application import CommandResult
 from domain.errors import DomainError
+from projections.follow import read_position
 
 router = APIRouter(tags=["operations"])
 clock_router = APIRouter(tags=["operations"])
@@ -35,11 +36,31 @@ def _readiness(services: Services) -> dict[str, Any]:
     head = services.ledger.head_position()
     position = services.runner.position()
     waited = services.stalled_for(head, position)
-    return {
+    ready = {
         "status": "ready",
         "database": "reachable",
         "position": position,
         "projection_lag": max(0, head - position),
+        "stalled_seconds": round(waited, 1),
+    }
+    if services.replica is not None:
+        ready["replica"] = _replica_readiness(services, position)
+    return ready
+
+
+def _replica_readiness(services: Services, primary: int) -> dict[str, Any]:
+    """R-Z6: where the replica's projections stand, read from the replica now (a probe is worth one query)."""
+    try:
+        with services.reads.reader() as tx:
+            replayed = read_position(tx, services.runner.names)
+    except Exception as exc:  # DomainError `unavailable` included: say why, readiness fails below
+        detail = getattr(exc, "detail", None) or " ".join(str(exc).split())
+        return {"database": "unreachable", "error": detail}
+    waited = services.replica_stalled_for(primary, replayed)
+    return {
+        "database": "reachable",
+        "position": replayed,
+        "lag": max(0, primary - replayed),
         "stalled_seconds": round(waited, 1),
     }
 
@@ -48,7 +69,9 @@ def _readiness(services: Services) -> dict[str, Any]:
 async def readyz(services: ServicesDep) -> Response:
     """The database is reachable and the projections advance; the answer says how far they lag behind the events.
     503 when the database is unreachable or events have waited more than 10 s without the projections advancing
-    (R-Z3), and 503 naming the position and the error when a projection stopped at an event it cannot apply (R-X8)."""
+    (R-Z3), and 503 naming the position and the error when a projection stopped at an event it cannot apply (R-X8).
+    With a read replica (R-Z6), `replica` says how far it has replayed; 503 when it is unreachable or has stood
+    behind the primary for more than 10 s."""
     ready = await blocking(_readiness, services)
     stopped = list(services.runner.stopped.values())
     if stopped:
@@ -65,6 +88,15 @@ async def readyz(services: ServicesDep) -> Response:
     if ready["stalled_seconds"] > STALL_SECONDS:
         detail = f"events have waited {ready['stalled_seconds']} s at position {ready['position']} without projecting"
         return problem(503, "unavailable", detail, position=ready["position"], projection_lag=ready["projection_lag"])
+    replica = ready.get("replica")
+    if replica is not None and replica["database"] != "reachable":
+        return problem(503, "unavailable", f"the read replica is unreachable: {replica['error']}", replica=replica)
+    if replica is not None and replica["stalled_seconds"] > STALL_SECONDS:
+        detail = (
+            f"the read replica has stood at position {replica['position']} for {replica['stalled_seconds']} s while"
+            f" the primary's projections reached {ready['position']}"
+        )
+        return problem(503, "unavailable", detail, replica=replica)
     return json_answer(200, ready, None)
 
 
