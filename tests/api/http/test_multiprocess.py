@@ -237,3 +237,67 @@ def test_r_z3_kill_9_of_the_projector_and_of_an_api_process_mid_burst(database_u
         members = {m["user_id"] for m in listed.json()["items"]}
         assert set(acknowledged) <= members
         assert httpx.get(f"{b.url}/readyz", timeout=10).status_code == 200
+
+
+def test_r_z3_a_postgresql_restart_under_a_served_process_and_a_projector(replicated, own_cluster) -> None:
+    """R-Z3 on the tests' own cluster: its primary is stopped (immediate: what a crash looks like) and started
+    again under an API process and a projector in the middle of a burst of commands. While it is down, /readyz
+    answers 503 and requests fail within 2 s with 503 `unavailable`; afterwards both processes carry on without a
+    restart, /readyz answers 200 again, and every write acknowledged before, during or after is readable."""
+    primary, _ = replicated
+    with ExitStack() as stack:
+        stack.enter_context(projector(primary))
+        a = stack.enter_context(api_process(primary, "al-api-a"))
+        owner = _open(a.url)
+        acknowledged: dict[str, int] = {}
+        unexpected: list[str] = []
+        stop_burst = threading.Event()
+
+        def burst() -> None:
+            for n in itertools.count():
+                if stop_burst.is_set():
+                    return
+                user = f"r{n}"
+                answer = _add(a.url, owner, user, key=f"key-{user}")
+                body = answer.json()
+                if answer.status_code == 201 or (answer.status_code == 503 and body.get("code") == "stale_read"):
+                    acknowledged[user] = body["position"]
+                elif answer.status_code != 503 or body.get("code") != "unavailable":
+                    unexpected.append(f"{answer.status_code} {answer.text}")
+                if answer.status_code == 503:
+                    time.sleep(0.05)
+
+        writer = threading.Thread(target=burst)
+        writer.start()
+        try:
+            _until(lambda: len(acknowledged) >= 10, timeout=30, step=0.05)
+            own_cluster.stop(own_cluster.primary, "immediate")
+            try:
+                _until(lambda: httpx.get(f"{a.url}/readyz", timeout=10).status_code == 503, timeout=5, step=0.05)
+                for _ in range(3):
+                    for request in (
+                        lambda: httpx.get(f"{a.url}/v1/tenants/acme/members", headers=bearer(owner), timeout=10),
+                        lambda: _add(a.url, owner, "during-outage"),
+                    ):
+                        started = time.monotonic()
+                        answer = request()
+                        assert time.monotonic() - started < 2.0
+                        assert answer.status_code == 503 and answer.json()["code"] == "unavailable", answer.text
+            finally:
+                own_cluster.start(own_cluster.primary)
+            _until(lambda: httpx.get(f"{a.url}/readyz", timeout=10).status_code == 200, timeout=30, step=0.1)
+            before = len(acknowledged)
+            _until(lambda: len(acknowledged) >= before + 10, timeout=30, step=0.05)
+        finally:
+            stop_burst.set()
+            writer.join(timeout=60)
+        assert unexpected == []
+        listed = httpx.get(
+            f"{a.url}/v1/tenants/acme/members",
+            params={"min_position": max(acknowledged.values()), "limit": 1000},
+            headers=bearer(owner),
+            timeout=30,
+        )
+        assert listed.status_code == 200, listed.text
+        assert set(acknowledged) <= {m["user_id"] for m in listed.json()["items"]}
+    own_cluster.wait_streaming()  # the next test on this cluster finds its replica streaming again
