@@ -23,7 +23,7 @@ from domain.clock import Clock, SystemClock
 from domain.storage import parse_database_url
 from projections import all_projections
 from projections.db import ReadStore
-from projections.eventstore import position_of
+from projections.eventstore import head, position_of
 from projections.follow import Follower
 from projections.queries.directory import tenant_ids
 from projections.queries.facade import Queries
@@ -72,6 +72,12 @@ class Runtime:
         """The one clock's now (R-K2)."""
         return self.clock.now()
 
+    def head_position(self) -> int:
+        """The newest event's position, read through the read store's pool: at most 2 s and one attempt while the
+        database is away (R-Z3), where eventsourcing's own read retries ten times, 2 s each."""
+        with self.store.autocommit() as tx:
+            return head(tx, self.ledger)
+
     def replica_position(self) -> int | None:
         """How far the read replica has replayed, as last read (None without a replica; no I/O)."""
         return None if self.replica is None else self.replica.watch.position
@@ -89,7 +95,7 @@ class Runtime:
                 found = position_of(tx, self.ledger, result.values["tenant_id"], result.recorded_versions[1])
             if found is not None:
                 return int(found)
-        return self.ledger.head_position()
+        return self.head_position()
 
     def after_write(self, position: int | None) -> None:
         """With projections in-process, project up to `position` here. The projector elsewhere was woken already:
@@ -247,8 +253,8 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
     idempotency = IdempotencyStore(
         core.store, fernet_for(settings.secret_key), settings.idempotency_retention_hours, create=False
     )
-    ledger, runner = core.ledger, core.runner
-    metrics = metrics or Metrics(lambda: ledger.head_position(), lambda: runner.position(), lambda: runner.stopped)
+    runner = core.runner
+    metrics = metrics or Metrics(core.head_position, lambda: runner.position(), lambda: runner.stopped)
     return Services(**vars(core), idempotency=idempotency, metrics=metrics)
 
 

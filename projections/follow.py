@@ -161,6 +161,9 @@ class Follower:
                     conn.execute("SELECT 1")  # notice a dead server even when nothing is said
                     self.resync()
                     self.store.keys.notice_erasures()  # a lost NOTIFY costs at most one poll
+                if self.store.unreachable:  # suspected by a probe (`/readyz`), but this connection answers
+                    conn.execute("SELECT 1")
+                    self.store.recovered()
         finally:
             self.connected.clear()
             self.sweeper = False

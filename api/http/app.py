@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     # Metrics outlive one Services: a served app that is stopped and started again (lifespan) opens new ones.
     metrics = Metrics(
-        lambda: app.state.services.ledger.head_position(),
+        lambda: app.state.services.head_position(),
         lambda: app.state.services.runner.position(),
         lambda: app.state.services.runner.stopped,
         lambda: app.state.services.replica_position(),

@@ -211,7 +211,7 @@ async def wait_for_position(services: Services, min_position: int | None) -> Non
     """503 `stale_read` (with Retry-After) when the projections do not reach `min_position` within 5 s."""
     if min_position is None:
         return
-    if services.read_watch.position < min_position and min_position > await blocking(services.ledger.head_position):
+    if services.read_watch.position < min_position and min_position > await blocking(services.head_position):
         # R-X8: a position the store has not reached cannot be waited for; answered at once, holding nothing.
         raise DomainError(
             "position_ahead",

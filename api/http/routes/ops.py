@@ -9,7 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.http.commands import execute, json_answer
 from api.http.deps import PrincipalDep, ServicesDep, blocking
-from api.http.errors import problem
+from api.http.errors import is_database_down, problem
 from api.http.routing import problems
 from api.http.schemas.requests import ClockIn
 from api.http.schemas.resources import ClockSet
@@ -33,7 +33,7 @@ STALL_SECONDS = 10.0
 
 def _readiness(services: Services) -> dict[str, Any]:
     services.store.check_reachable()
-    head = services.ledger.head_position()
+    head = services.head_position()
     position = services.runner.position()
     waited = services.stalled_for(head, position)
     ready = {
@@ -72,7 +72,15 @@ async def readyz(services: ServicesDep) -> Response:
     (R-Z3), and 503 naming the position and the error when a projection stopped at an event it cannot apply (R-X8).
     With a read replica (R-Z6), `replica` says how far it has replayed; 503 when it is unreachable or has stood
     behind the primary for more than 10 s."""
-    ready = await blocking(_readiness, services)
+    try:
+        ready = await blocking(_readiness, services)
+    except Exception as exc:
+        if is_database_down(exc) and services.store.kind == "postgresql":
+            # R-Z3: the probe found the database away before the listening connection noticed: from now on
+            # requests fail at once instead of each waiting for a connection; the follower clears it when it
+            # reaches the database (within a second if it never went away). SQLite has no server to lose.
+            services.store.unreachable = True
+        raise
     stopped = list(services.runner.stopped.values())
     if stopped:
         first = min(stopped, key=lambda s: s.position)
@@ -112,7 +120,7 @@ def set_clock(services: Services, now: Any) -> CommandResult:
     assert services.manual_clock is not None
     services.manual_clock.set(now)
     services.sweep()
-    return CommandResult(services.ledger.head_position())
+    return CommandResult(services.head_position())
 
 
 @clock_router.post(
