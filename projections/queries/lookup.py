@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import heapq
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -26,8 +26,13 @@ from projections.queries.below import AT_INSTANT, below, plain
 from projections.queries.decide import Holding, decide
 from projections.values import ts
 
-CHUNK = 500  # ids in one IN list
 PAGE = 100  # candidates read and decided together, at the least
+HOLDERS = 50  # members whose assignments one statement reads
+_ASSIGNED = (
+    "SELECT resource_id FROM dir_assignments WHERE tenant_id = ? AND resource_type = ? "
+    "AND assigned_at <= ? AND (unassigned_at IS NULL OR unassigned_at > ?)"
+)
+_NEXT = " AND resource_id > ? ORDER BY resource_id LIMIT ?"  # a page after a cursor
 
 
 def _marks(items: list[Any]) -> str:
@@ -94,14 +99,36 @@ def _chunks(ids: Iterable[str], size: int) -> Iterator[list[str]]:
 def _paged(cache: AccessCache, select: str, params: tuple[Any, ...], after: str | None, size: int) -> Iterator[str]:
     """The `resource_id`s `select` finds, in order after `after`, read `size` at a time (each read on its own, so
     the caller may read the cache in between)."""
+    return _pages(cache, lambda after, size: (f"{select}{_NEXT}", (*params, after, size)), after, size)
+
+
+def _pages(
+    cache: AccessCache, statement: Callable[[str, int], tuple[str, tuple[Any, ...]]], after: str | None, size: int
+) -> Iterator[str]:
+    """The ids `statement(after, size)` reads, `size` at a time, in order after `after`."""
     while True:
-        statement = f"{select} AND resource_id > ? ORDER BY resource_id LIMIT ?"
         with cache.store.autocommit() as tx:
-            ids = [row[0] for row in tx.tuples(statement, (*params, after or "", size))]
+            ids = [row[0] for row in tx.tuples(*statement(after or "", size))]
         yield from ids
         if len(ids) < size:
             return
         after = ids[-1]
+
+
+def _assigned_to(
+    cache: AccessCache, key: tuple[Any, ...], holders: list[str], after: str | None, size: int
+) -> Iterator[str]:
+    """The resources assigned to any of `holders` at the instant, in id order: one index range per holder
+    (`dir_assignments_user`), each cut at `size`, merged in the statement; one IN list over them all would walk
+    every assignment of the type in id order instead."""
+    one = f"SELECT resource_id FROM ({_ASSIGNED} AND user_id = ?{_NEXT})"
+    union = " UNION ALL ".join(f"{one} AS a{k}" for k in range(len(holders)))
+
+    def statement(after: str, size: int) -> tuple[str, tuple[Any, ...]]:
+        params = [value for holder in holders for value in (*key, holder, after, size)]
+        return f"SELECT resource_id FROM ({union}) AS u ORDER BY resource_id LIMIT ?", (*params, size)
+
+    return _pages(cache, statement, after, size)
 
 
 def _covered(
@@ -122,18 +149,13 @@ def _covered(
     scopes = {h.scope for h in giving}
     sources: list[Iterator[str]] = []
     if scopes & {"assigned", "team"}:
-        assigned = (
-            "SELECT resource_id FROM dir_assignments WHERE tenant_id = ? AND resource_type = ? "
-            "AND assigned_at <= ? AND (unassigned_at IS NULL OR unassigned_at > ?)"
-        )
         key = (tenant_id, resource_type, at, at)
         if "team" in scopes and user_id == entry.owner_id:
-            sources.append(_paged(cache, assigned, key, after, size))  # everyone is below the owner
+            sources.append(_paged(cache, _ASSIGNED, key, after, size))  # everyone is below the owner
         else:
             holders = [user_id, *(_below(cache, tenant_id, user_id, at) if "team" in scopes else ())]
-            for start in range(0, len(holders), CHUNK):
-                part = holders[start : start + CHUNK]
-                sources.append(_paged(cache, f"{assigned} AND user_id IN ({_marks(part)})", (*key, *part), after, size))
+            for start in range(0, len(holders), HOLDERS):
+                sources.append(_assigned_to(cache, key, holders[start : start + HOLDERS], after, size))
     if resource_type_of(permission) == resource_type:
         granted = [(h.resource_type, h.resource_id) for h in giving if h.scope == "resource" and h.resource_type]
         if granted:
