@@ -229,6 +229,7 @@ def open_runtime(
     clock = clock or (manual_clock.clock if manual_clock else SystemClock())
     ledger = AccessLedger(settings.database_url, clock, env=event_store_env(events_pool), keys=store.keys)  # R-L6
     runner = Runner(ledger, store, all_projections(), create_tables=False)
+    runner.replicated = settings.read_database_url is not None  # `project` too: set the variable on every process
     reads, replica = store, None
     if replica_database is not None:
         # R-Z6: queries, their cache and their positions come from the replica; personal values are opened with

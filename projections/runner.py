@@ -58,12 +58,14 @@ def create_projection_tables(tx: Tx, projections: Sequence[Projection]) -> None:
         )
 
 
-def _durable_later(tx: Tx) -> None:
+def _durable_later(tx: Tx, replicated: bool = False) -> None:
     """PostgreSQL: this transaction's commit need not wait for its WAL to reach the disk. Read models are derived
     and track their position in the same transaction (R-X4): one lost to a server crash before the flush is
     projected again from the durable events (issue 17: a flush per projection was most of a PostgreSQL command's
     wait for its read side)."""
-    if tx.kind == "postgresql":
+    # Not with a read replica (R-Z6): a walsender streams only flushed WAL, so an unflushed batch would reach the
+    # replica up to three `wal_writer_delay`s (600 ms by default) later, and every command waits for it there.
+    if tx.kind == "postgresql" and not replicated:
         tx.execute("SET LOCAL synchronous_commit TO OFF")
 
 
@@ -120,6 +122,8 @@ class Runner:
         self.store = store
         self.projections = list(projections)
         self.names = [p.name for p in self.projections]
+        # True when queries read a streaming replica (R-Z6): batches are committed durably, so they stream at once.
+        self.replicated = False
         self._lock = threading.Lock()
         self._kick = threading.Event()
         # Projections stopped by a poison event, until the process restarts (R-X8: loud, never a busy loop).
@@ -202,7 +206,7 @@ class Runner:
         only the projection that cannot apply an event (R-X8)."""
         try:
             with self.store.transaction() as tx:
-                _durable_later(tx)
+                _durable_later(tx, self.replicated)
                 for projection in projections:
                     done = tracked_position(tx, projection.name, lock=True)
                     todo = [r for r in batch if r.position > done]
@@ -241,7 +245,7 @@ class Runner:
         self, projection: Projection, batch: Sequence[Recorded], then: Callable[[Tx], None] | None = None
     ) -> None:
         with self.store.transaction() as tx:
-            _durable_later(tx)
+            _durable_later(tx, self.replicated)
             done = tracked_position(tx, projection.name, lock=True)
             todo = [r for r in batch if r.position > done]
             if not todo:
