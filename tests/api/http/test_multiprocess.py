@@ -46,9 +46,9 @@ def api_process(database_url: str, name: str) -> Iterator[Server]:
 
 
 @contextmanager
-def projector(database_url: str) -> Iterator[subprocess.Popen[str]]:
+def projector(database_url: str, **extra: str) -> Iterator[subprocess.Popen[str]]:
     """`accessledger project`, stopped by its pid."""
-    env = environment(database_url, OPERATOR_TOKEN, **_settings("al-projector"))
+    env = environment(database_url, OPERATOR_TOKEN, **_settings("al-projector"), **extra)
     process = subprocess.Popen(
         [accessledger(), "project"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True
     )

@@ -190,7 +190,8 @@ def test_R_Z6_R_Z1_a_served_process_reads_the_replica_end_to_end(replicated: tup
 
     primary, replica = replicated
     with (
-        projector(primary),
+        # The projector gets the replica's URL too (docs/operations.md): it never reads there, but commits durably.
+        projector(primary, ACCESSLEDGER_READ_DATABASE_URL=replica),
         serve(primary, SERVE_TOKEN, **_settings("al-api-replica"), ACCESSLEDGER_READ_DATABASE_URL=replica) as api,
     ):
         owner = _open(api.url)
