@@ -41,6 +41,7 @@ DEFERRED_INDEXES = {
     "dir_charges": ("order",),
     "dir_grants": ("order", "user", "due", "starting"),
     "dir_restrictions": ("order", "user"),
+    "dir_reporting": ("reports",),
 }
 Progress = Callable[[int, int], None]
 

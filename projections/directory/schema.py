@@ -137,6 +137,8 @@ SCHEMA: Schema = {
         {
             "at": ("tenant_id, valid_from", None),
             "below": ("tenant_id, reports_to", "valid_to IS NULL"),
+            # Who reports to a member at any instant, past rows too (R-C4 lookups walk a team down from its head).
+            "reports": ("tenant_id, reports_to, valid_from", None),
         },
     ),
     "dir_parents": (

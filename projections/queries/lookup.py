@@ -15,7 +15,6 @@ module only chooses the candidates, in id order, so a page costs about its size 
 from __future__ import annotations
 
 import heapq
-import json
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
@@ -168,15 +167,20 @@ def _covered(
             last = resource_id
 
 
+# Everyone below a member at an instant: their reports, then theirs (R-H1), through `dir_reporting_reports`.
+_TEAM = """WITH RECURSIVE team(user_id) AS (
+    SELECT CAST(? AS TEXT)
+    UNION
+    SELECT r.user_id FROM team t JOIN dir_reporting r ON r.tenant_id = ? AND r.reports_to = t.user_id
+    AND r.valid_from <= ? AND (r.valid_to IS NULL OR r.valid_to > ?)
+)
+SELECT user_id FROM team WHERE user_id <> ?"""
+
+
 def _below(cache: AccessCache, tenant_id: str, user_id: str, at: str) -> list[str]:
-    """The members below `user_id` in the reporting lines at the instant (R-H1)."""
+    """The members below `user_id` in the reporting lines at the instant (R-H1), in id order."""
     with cache.store.autocommit() as tx:
-        rows = tx.all(
-            "SELECT user_id, managers FROM dir_reporting WHERE tenant_id = ? AND valid_from <= ? "
-            "AND (valid_to IS NULL OR valid_to > ?) AND managers LIKE ?",
-            (tenant_id, at, at, f"%{json.dumps(user_id)}%"),
-        )
-    return [row["user_id"] for row in rows if user_id in json.loads(row["managers"])]
+        return sorted(row[0] for row in tx.tuples(_TEAM, (user_id, tenant_id, at, at, user_id)))
 
 
 def _under(cache: AccessCache, tenant_id: str, resource_type: str, granted: list[tuple[str, str]], at: str) -> set[str]:
