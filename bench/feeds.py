@@ -167,7 +167,7 @@ def _lookups(db: DbRun, q: Any, leads: int, mine: int, holders: int, count: int)
                 "p99 ≤ 5 ms",
                 ours.p99 <= 0.005,
                 ours.p99 / base.p99,
-                f"{holders + 3:,} members",
+                f"{holders + 3:,} members; {ours.samples} lookups, p50 {ours.p50 * 1e3:.2f} ms",
             )
         )
     except Exception as exc:
