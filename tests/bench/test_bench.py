@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SUMMARY = re.compile(r"^bench: (\d+) of (\d+) goals met$")
 
 
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(480)  # a smoke test of the tool, not a timing: CI may run it beside other workers
 @pytest.mark.parametrize("kind", DATABASES)
 def test_bench_quick_tiny_prints_the_table_and_the_summary_line(kind: str, tmp_path: Path) -> None:
     """Every figure of issue 8 yields its rows on this database; the last line counts them."""
@@ -34,7 +34,7 @@ def test_bench_quick_tiny_prints_the_table_and_the_summary_line(kind: str, tmp_p
         env=env,
         capture_output=True,
         text=True,
-        timeout=170,
+        timeout=450,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     lines = run.stdout.rstrip("\n").splitlines()
@@ -78,7 +78,7 @@ def test_bench_only_one_figure_counts_only_its_goals(tmp_path: Path) -> None:
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=280,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     rows = json.loads((tmp_path / "latest.json").read_text(encoding="utf-8"))["rows"]
