@@ -7,8 +7,9 @@ the mapper staged while sealing the events (`KeyStore.stage`) are inserted there
 - a recorded event never lacks its key: both commit together;
 - a save that fails (a concurrent write: IntegrityError, then the command is retried or answers `conflict`) leaves
   no key behind, and neither does a rejected command, which never reaches the recorder;
-- two processes staging a key for the same new person cannot both win: the key table's primary key refuses the
-  second, whose save fails like any concurrent write and is retried with the key the first one stored.
+- two commands staging a key for the same new person cannot both win: they ran on the same tenant version, so the
+  second's events conflict and its save fails like any concurrent write (SQLite: the key table's primary key may
+  refuse it first, the same IntegrityError; PostgreSQL: see `KeyPostgresRecorder`); the retry uses the stored key.
 
 This removed a transaction of its own per new person before every such save (issue 15: sealing cost 0.47× of the
 clear command rate on SQLite).
@@ -56,16 +57,23 @@ class KeySQLiteRecorder(_StagedKeys, SQLiteApplicationRecorder):
 
 
 class KeyPostgresRecorder(_StagedKeys, PostgresApplicationRecorder):
-    """PostgreSQL: the key rows join eventsourcing's pipelined transaction, before its table lock."""
+    """PostgreSQL: the key rows join eventsourcing's pipelined transaction, before its table lock.
+
+    In that pipeline only the events' INSERT, the last statement, may fail: a failure earlier leaves statements
+    aborted behind it, and the transaction's end then raises `pipeline aborted` (an OperationalError, not retried)
+    instead of the events' IntegrityError. So a key row that is already there is skipped (`ON CONFLICT DO NOTHING`).
+    That is safe because keys are staged only for the events of one tenant: a command that finds no key for a new
+    person and stages one has loaded the tenant before the racing command that stored it committed, so its events
+    conflict with that command's (the same versions) and its save fails with IntegrityError; the retry reads the
+    stored key (tests/domain/test_storage.py, the racing invitations, which all stage the same invitation's key)."""
 
     def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
         staged = kwargs.get("person_keys")
         if staged:
             from psycopg.sql import SQL, Identifier
 
-            statement = SQL(INSERT.replace(TABLE, "{}.{}").replace("?", "%s")).format(
-                Identifier(self.datastore.schema), Identifier(TABLE)
-            )
+            insert = INSERT.replace(TABLE, "{}.{}").replace("?", "%s") + " ON CONFLICT (tenant_id, person) DO NOTHING"
+            statement = SQL(insert).format(Identifier(self.datastore.schema), Identifier(TABLE))
             curs.executemany(statement, key_rows(staged))
         super()._insert_events(curs, stored_events, **kwargs)
 
