@@ -21,9 +21,9 @@ from typing import Any
 
 import httpx
 
-from bench.context import OPERATOR_TOKEN, DbRun, log
+from bench.context import DbRun, log
 from bench.harness import Row
-from bench.server import Server
+from bench.server import Server, open_tenant
 
 FIGURE = "change feed: 100 SSE readers, command p50"
 GOAL = "≤ +10 % command latency"
@@ -142,22 +142,12 @@ def run(db: DbRun, readers: int = READERS) -> Row:
     pairs = {"full": 200, "quick": 100}.get(db.sizes.name, 20)  # tiny: the smoke test checks the output only
     tag = uuid.uuid4().hex[:6]
     tenant = f"sse-{tag}"
-    plan = {"name": "bench", "included_seats": 1_000_000, "billing_interval": "yearly", "currency": "EUR"}
-    owner = {"user_id": "ada", "email": "ada@bench.example", "name": "Ada"}
     without: list[float] = []
     with_readers: list[float] = []
     delivered: list[float] = []
     cpu = [0.0, 0.0]  # the server's CPU seconds while the commands ran: without readers, with them
     with Server(db) as server:
-        opened = httpx.post(
-            f"{server.url}/v1/tenants",
-            json={"tenant_id": tenant, "name": tenant, "plan": plan, "owner": owner},
-            headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"},
-            timeout=30,
-        )
-        if opened.status_code != 201:
-            raise RuntimeError(f"opening the tenant answered {opened.status_code}: {opened.text[:200]}")
-        token = opened.json()["owner_token"]
+        token = open_tenant(server, tenant)
         with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
             _, head = _commands(client, tenant, 10, tag + "w")
             pid = server.process.pid if server.process else 0

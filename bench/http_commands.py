@@ -11,9 +11,9 @@ import uuid
 import httpx
 
 from bench.commands import pairs
-from bench.context import OPERATOR_TOKEN, DbRun, log
+from bench.context import DbRun, log
 from bench.harness import Row, Sizes
-from bench.server import Server
+from bench.server import Server, open_tenant
 
 FIGURE = "HTTP command add+remove vs in-process"
 P50 = {"sqlite": 5e-3, "postgresql": 10e-3}
@@ -41,18 +41,8 @@ def run(db: DbRun) -> None:
     count = max(20, db.sizes.command_pairs)
     tag = uuid.uuid4().hex[:6]
     tenant = f"httpcmd-{tag}"
-    plan = {"name": "bench", "included_seats": 1_000_000, "billing_interval": "yearly", "currency": "EUR"}
-    owner = {"user_id": "ada", "email": "ada@bench.example", "name": "Ada"}
     with Server(db) as server:
-        opened = httpx.post(
-            f"{server.url}/v1/tenants",
-            json={"tenant_id": tenant, "name": tenant, "plan": plan, "owner": owner},
-            headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"},
-            timeout=30,
-        )
-        if opened.status_code != 201:
-            raise RuntimeError(f"opening the tenant answered {opened.status_code}: {opened.text[:200]}")
-        headers = {"Authorization": f"Bearer {opened.json()['owner_token']}"}
+        headers = {"Authorization": f"Bearer {open_tenant(server, tenant)}"}
         with httpx.Client(base_url=server.url, headers=headers, timeout=30) as client:
             _http_pairs(client, tenant, max(3, count // 10), tag + "w")
             half = max(1, count // 2)

@@ -106,6 +106,21 @@ class Server:
 # ----------------------------------------------------------------- load
 
 
+def open_tenant(server: Server, tenant_id: str) -> str:
+    """Open a tenant with room for every member a figure adds, as the operator; answers its owner's token."""
+    plan = {"name": "bench", "included_seats": 1_000_000, "billing_interval": "yearly", "currency": "EUR"}
+    owner = {"user_id": "ada", "email": "ada@bench.example", "name": "Ada"}
+    opened = httpx.post(
+        f"{server.url}/v1/tenants",
+        json={"tenant_id": tenant_id, "name": tenant_id, "plan": plan, "owner": owner},
+        headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"},
+        timeout=30,
+    )
+    if opened.status_code != 201:
+        raise RuntimeError(f"opening the tenant answered {opened.status_code}: {opened.text[:200]}")
+    return str(opened.json()["owner_token"])
+
+
 @dataclass
 class Load:
     """One load run: requests per second, latency percentiles (seconds), failed or non-2xx answers."""
