@@ -36,19 +36,49 @@ def test_r_z5_least_recently_used_tenants_are_dropped_first_within_the_budget() 
 
 
 def test_r_z5_checks_for_unknown_users_do_not_grow_the_cache(ledger: AccessLedger, clock: ManualClock) -> None:
-    """R-Z5: checking random user ids answers not_a_member and keeps nothing about them."""
+    """R-Z5: checking random user ids answers not_a_member and keeps nothing about them (only, once, who the
+    members are)."""
     open_tenant(ledger)
     add_member(ledger, "bob")
     with read_side(ledger, clock) as rs:
         rs.sync()
         queries = Queries(rs.store, watch=rs.runner.watch)
         assert queries.check("acme", "bob", "leads.list", None, None, rs.now)["allowed"]
+        assert queries.check("acme", "first-stranger", "leads.list", None, None, rs.now)["reason"] == "not_a_member"
         held = queries.cache._tenants.bytes
         for _ in range(300):
             answer = queries.check("acme", uuid.uuid4().hex, "leads.list", None, None, rs.now)
             assert answer["reason"] == "not_a_member"
         assert queries.cache._tenants.bytes == held
         assert set(queries.cache.tenant("acme").members) == {"bob"}
+
+
+def test_r_z5_r_c1_strangers_are_told_apart_in_memory_and_a_new_member_is_seen(
+    ledger: AccessLedger, clock: ManualClock
+) -> None:
+    """R-Z5, R-C1: after the first stranger, others are answered without reading the database (also from memory
+    alone, on the event loop); a stranger who then becomes a member is allowed once their event is projected."""
+    open_tenant(ledger)
+    add_member(ledger, "bob")
+    with read_side(ledger, clock) as rs:
+        rs.sync()
+        queries = Queries(rs.store, watch=rs.runner.watch)
+        assert queries.check("acme", "first-stranger", "leads.list", None, None, rs.now)["reason"] == "not_a_member"
+        reads = []
+        real_reader = rs.store.reader
+        rs.store.reader = lambda *a, **k: reads.append(1) or real_reader(*a, **k)  # type: ignore[method-assign]
+        try:
+            for n in range(50):
+                assert queries.check("acme", f"stranger-{n}", "leads.list", None, None, rs.now)["allowed"] is False
+            peeked = queries.peek_check("acme", "carol", "leads.list", None, None, rs.now)
+            assert peeked is not None and peeked["reason"] == "not_a_member"
+            assert reads == []
+        finally:
+            rs.store.reader = real_reader  # type: ignore[method-assign]
+        add_member(ledger, "carol")
+        rs.sync()
+        assert queries.check("acme", "carol", "leads.list", None, None, rs.now)["allowed"]
+        assert queries.peek_check("acme", "carol", "leads.list", None, None, rs.now)["allowed"]
 
 
 def test_r_z5_the_cache_stays_within_its_byte_budget(ledger: AccessLedger, clock: ManualClock) -> None:
