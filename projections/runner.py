@@ -85,6 +85,36 @@ def advance_tracking(tx: Tx, name: str, old: int, new: int) -> None:
         raise StaleTracking(name)
 
 
+def lock_tracking(tx: Tx, names: Sequence[str]) -> dict[str, int]:
+    """Every named projection's position, their tracking rows held to the end of the transaction (PostgreSQL), in
+    one statement: the rows are locked in name order, as a rebuild locks them (`projections.rebuild`)."""
+    marks = ", ".join("?" for _ in names)
+    suffix = " FOR UPDATE" if tx.kind == "postgresql" else ""
+    statement = f"SELECT name, position FROM {TRACKING_TABLE} WHERE name IN ({marks}) ORDER BY name{suffix}"
+    found = {row["name"]: int(row["position"]) for row in tx.all(statement, tuple(names))}
+    missing = [name for name in names if name not in found]
+    if missing:  # a projection added since the tables were made: its row starts at 0, then it is held like the rest
+        for name in missing:
+            tx.execute(
+                f"INSERT INTO {TRACKING_TABLE} (name, position) VALUES (?, 0) ON CONFLICT (name) DO NOTHING", (name,)
+            )
+        found = {row["name"]: int(row["position"]) for row in tx.all(statement, tuple(names))}
+    return {name: found.get(name, 0) for name in names}
+
+
+def advance_all(tx: Tx, moves: dict[str, tuple[int, int]]) -> None:
+    """`advance_tracking` for several projections (name → (old, new)) in one statement."""
+    if not moves:
+        return
+    cases = " ".join("WHEN ? THEN ?" for _ in moves)
+    matches = " OR ".join("(name = ? AND position = ?)" for _ in moves)
+    params: list[Any] = [x for name, (_, new) in moves.items() for x in (name, new)]
+    params += [x for name, (old, _) in moves.items() for x in (name, old)]
+    cursor = tx.execute(f"UPDATE {TRACKING_TABLE} SET position = CASE name {cases} END WHERE {matches}", params)
+    if cursor.rowcount != len(moves):
+        raise StaleTracking(", ".join(moves))
+
+
 @dataclass(frozen=True)
 class Stopped:
     """A projection stopped by an event it cannot apply (a poison event, R-X8)."""
@@ -165,6 +195,8 @@ class Runner:
         """Project everything up to `until` (default: the head); returns the position every projection reached
         (a projection stopped by an event it cannot apply stays where it stopped, R-X8)."""
         with self._lock:
+            if until is not None and not self.stopped and self.watch.position >= until:
+                return self.watch.position  # projected while this thread waited for the lock: nothing to ask
             while True:
                 positions = self.positions()
                 reached_by_all = min(positions.values(), default=0)
@@ -194,8 +226,10 @@ class Runner:
                 # With a projection stopped the position stays where it stopped, but the tenants that moved are
                 # still announced (caches drop what they knew of them: revocations keep working, R-Z1).
                 self.watch.advance(self.watch.position if self.stopped else reached, tenants)
-                if together and until is not None and reached >= until:
-                    return reached  # every projection is there: no second look at the tracking table
+                if together and (reached >= until if until is not None else len(batch) < BATCH):
+                    # Every projection is there (or has all the store held when the batch was read: later events
+                    # kick the projector again): no second look at the tracking table.
+                    return reached
 
     def _apply_together(
         self, projections: Sequence[Projection], batch: Sequence[Recorded], then: Callable[[Tx], None]
@@ -207,12 +241,17 @@ class Runner:
         try:
             with self.store.transaction() as tx:
                 _durable_later(tx, self.replicated)
+                # One statement holds every tracking row and one moves them all: on PostgreSQL each statement is a
+                # round trip, and a command's answer waits for this transaction.
+                positions = lock_tracking(tx, [p.name for p in projections])
+                moves = {}
                 for projection in projections:
-                    done = tracked_position(tx, projection.name, lock=True)
+                    done = positions[projection.name]
                     todo = [r for r in batch if r.position > done]
                     if todo:
                         projection.process(tx, todo)
-                        advance_tracking(tx, projection.name, done, todo[-1].position)
+                        moves[projection.name] = (done, todo[-1].position)
+                advance_all(tx, moves)
                 then(tx)
         except Exception as exc:
             if transient(exc):
