@@ -74,13 +74,13 @@ async def execute(
         if stored is not None:
             return json_answer(stored.status, stored.body, stored.position, replayed=True)
     try:
-        result = await blocking(call)
+        result, shaped = await blocking(_run_and_shape, services, call, shape)
     except BaseException:
         if key is not None:
             await _settle(services.idempotency.release, scope, key)  # nothing was recorded (R-X2): retry runs it
         raise
     try:
-        body, position = await _finish(services, result, shape)
+        body, position = await _finish(services, result, shape, shaped)
     except Exception as exc:
         # Recorded, but not answerable now: never stored as the key's answer; a retry asks the ledger at once.
         if key is not None:
@@ -101,13 +101,30 @@ async def execute(
     return json_answer(status, body, position, replayed=result.recovered)
 
 
-async def _finish(services: Services, result: CommandResult, shape: Shape) -> tuple[dict[str, Any], int]:
-    """Bring the read side to the command's position, then shape the answer from it (one thread hop when the
-    projections run here; out of process the projector's NOTIFY is awaited without a thread).
+def _run_and_shape(
+    services: Services, call: Callable[[], CommandResult], shape: Shape
+) -> tuple[CommandResult, tuple[int, dict[str, Any] | None] | Exception]:
+    """Run the command, then bring the read side to it and shape the answer, in one thread hop (each hop costs the
+    event loop and the worker a GIL hand-off). An error after the command ran is handed back, not raised: the
+    command was recorded, so it is answered as such (R-Z2)."""
+    result = call()
+    try:
+        return result, _project_and_shape(services, result, shape)
+    except Exception as exc:
+        return result, exc
+
+
+async def _finish(
+    services: Services, result: CommandResult, shape: Shape, shaped: tuple[int, dict[str, Any] | None] | Exception
+) -> tuple[dict[str, Any], int]:
+    """The answer from the read side brought to the command's position (`shaped`, or the error that prevented it);
+    out of process the projector's NOTIFY is awaited without a thread.
 
     A read side that does not get there in time answers 503 `stale_read` with the position (R-Z2), never an
     answer shaped from a read model that has not seen the command."""
-    position, body = await blocking(_project_and_shape, services, result, shape)
+    if isinstance(shaped, Exception):
+        raise shaped
+    position, body = shaped
     if body is None:
         if not await services.reach(position, COMMAND_WAIT_SECONDS):
             detail = f"recorded at position {position}; the read side has not reached it yet"
