@@ -101,6 +101,23 @@ class Tx:
                     yield self._opened(row)
 
 
+@contextmanager
+def _snapshot(conn: Any) -> Iterator[None]:
+    """The connection's next transaction is a read-only snapshot: psycopg says so in its BEGIN, one round trip
+    where a `SET TRANSACTION` after it is a second. The pooled connection is given back as it came (one that
+    cannot be reset is closed, so the pool drops it rather than lend a read-only connection to a writer)."""
+    from psycopg import IsolationLevel
+
+    conn.isolation_level, conn.read_only = IsolationLevel.REPEATABLE_READ, True
+    try:
+        yield
+    finally:
+        try:
+            conn.isolation_level, conn.read_only = None, None
+        except Exception:
+            conn.close()  # broken (the error that broke it is what the caller sees)
+
+
 def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
     return {column[0]: value for column, value in zip(cursor.description, row, strict=True)}
 
@@ -210,8 +227,7 @@ class ReadStore:
         (or `[erased]`, R-L6); `raw` keeps them sealed (verification compares what is stored)."""
         self.check_reachable()
         if self.kind == "postgresql":
-            with self._pool.connection() as conn, conn.transaction():
-                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            with self._pool.connection() as conn, _snapshot(conn), conn.transaction():
                 yield self._reading(Tx(conn, self.kind), raw)
         else:
             conn = self._sqlite()
