@@ -134,7 +134,7 @@ class AccessCache:
         entry = self._tenants.get(tenant_id)
         if entry is None:
             generation = self._generation
-            with self.store.reader() as tx:
+            with self.store.autocommit() as tx:  # one statement; the entry keeps no personal field
                 row = tenant_row(tx, tenant_id)
             instant, _ = closing(row)
             entry = TenantEntry(tenant_id, row["status"], parse_ts(instant) if instant else None, row["owner_id"])
