@@ -178,13 +178,17 @@ class _TenantBatch:
         return rows[0]["closed_position"] if rows else None
 
     def _rows(self, users: list[str]) -> dict[str, list[dict[str, Any]]]:
-        """The touched members' rows live at some point of the batch."""
+        """The touched members' rows live at some point of the batch.
+
+        Sought by member (the primary key's tenant and user): `+from_position` keeps both planners off the
+        `opened` index, whose `from_position <= hi` matches the tenant's whole history (without statistics SQLite
+        and a fresh PostgreSQL chose it, and every command's catch-up grew with the tenant's age)."""
         out: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for start in range(0, len(users), CHUNK):
             part = users[start : start + CHUNK]
             for row in self.sql.all(
                 f"SELECT {_ROW} FROM permission_history{{s}} WHERE tenant_id = ? AND user_id IN ({_marks(part)}) "
-                "AND from_position <= ? AND (to_position IS NULL OR to_position >= ?)",
+                "AND +from_position <= ? AND (to_position IS NULL OR to_position >= ?)",
                 (self.tenant_id, *part, self.hi, self.lo),
             ):
                 out[row["user_id"]].append(row)
