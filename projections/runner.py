@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from projections.db import ReadStore, Tx
-from projections.eventstore import Recorded, read_batch
+from projections.eventstore import Recorded, events_after
 from projections.follow import notify_projected, resync
 from projections.watch import PositionWatch
 
@@ -171,7 +171,8 @@ class Runner:
 
     def read(self, after: int, limit: int = BATCH, upto: int | None = None) -> list[Recorded]:
         """Decoded events after global position `after` (at most `limit`, none past `upto`)."""
-        return read_batch(self.app, after, limit, upto)
+        with self.store.autocommit() as tx:
+            return events_after(tx, self.app, after, limit, upto)
 
     def positions(self) -> dict[str, int]:
         """Each projection's position, in one statement (one round trip: every command's catch-up asks twice)."""
