@@ -238,15 +238,17 @@ class ReadStore:
                 conn.execute("ROLLBACK")
 
     @contextmanager
-    def autocommit(self) -> Iterator[Tx]:
+    def autocommit(self, opened: bool = False) -> Iterator[Tx]:
         """One statement's worth of reading with no transaction around it (one round trip on PostgreSQL, where
-        `reader` adds BEGIN, SET TRANSACTION and COMMIT); values stay as stored."""
+        `reader` adds BEGIN and COMMIT); values stay as stored, or with `opened` read as `reader` reads them."""
         self.check_reachable()
         if self.kind == "postgresql":
             with self._pool.connection() as conn:
-                yield Tx(conn, self.kind)
+                tx = Tx(conn, self.kind)
+                yield self._reading(tx, False) if opened else tx
         else:
-            yield Tx(self._sqlite(), self.kind)
+            tx = Tx(self._sqlite(), self.kind)
+            yield self._reading(tx, False) if opened else tx
 
     def _reading(self, tx: Tx, raw: bool) -> Tx:
         if not raw and not self.raw_reads:

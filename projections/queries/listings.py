@@ -38,10 +38,14 @@ class ListingQueries:
         return paged(rows, limit)
 
     def member(self, tenant_id: str, user_id: str) -> dict[str, Any] | None:
-        """The latest membership of `user_id` (active or removed), or None."""
-        with self.store.reader() as tx:  # type: ignore[attr-defined]
-            tenant_row(tx, tenant_id)
-            return qd.member(tx, tenant_id, user_id)
+        """The latest membership of `user_id` (active or removed), or None; `not_found` for an unknown tenant.
+
+        One statement when the member exists (a command's answer reads it: one round trip on PostgreSQL)."""
+        with self.store.autocommit(opened=True) as tx:  # type: ignore[attr-defined]
+            found = qd.member(tx, tenant_id, user_id)
+            if found is None:
+                tenant_row(tx, tenant_id)  # members are only ever stored for a tenant that exists
+            return found
 
     # ------------------------------------------------------------------------------------- invitations
 
