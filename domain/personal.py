@@ -29,9 +29,17 @@ NONCE_BYTES = 12
 
 
 class KeyProvider(Protocol):
-    """Where person keys live (the key store): `key` answers None for a key that does not exist (erased)."""
+    """Where person keys live (the key store): `key` answers None for a key that does not exist (erased).
+
+    `opened` holds values opened (or sealed) under keys the provider holds, so reading one again is a look-up;
+    whatever drops a key empties it, and `remember` keeps a value only if no key was dropped since `generation`."""
+
+    opened: dict[str, PersonalText]
+    generation: int
 
     def key(self, tenant_id: str, person: str, create: bool = False) -> bytes | None: ...
+
+    def remember(self, envelope: str, value: PersonalText, generation: int) -> None: ...
 
 
 class PersonalText(str):
@@ -63,14 +71,15 @@ def person_of_invitation(invitation_id: str) -> str:
     return f"inv:{invitation_id}"
 
 
-def seal(key: bytes, tenant_id: str, person: str, value: str) -> str:
-    """The envelope of `value` under `key` (a fresh salt and nonce each time)."""
+def seal(key: bytes, tenant_id: str, person: str, value: str) -> PersonalText:
+    """`value` sealed under `key` (a fresh salt and nonce each time): the text with its new envelope."""
     salt = os.urandom(SALT_BYTES)
     nonce = os.urandom(NONCE_BYTES)
     plain = salt + value.encode()
     sealed = _cipher(key).encrypt(nonce, plain, f"{tenant_id}:{person}".encode())
     digest = hashlib.sha256(plain).hexdigest()
-    return f"{PREFIX}{tenant_id}:{person}:{digest}:{base64.urlsafe_b64encode(nonce + sealed).decode()}"
+    envelope = f"{PREFIX}{tenant_id}:{person}:{digest}:{base64.urlsafe_b64encode(nonce + sealed).decode()}"
+    return PersonalText(value, envelope, digest)
 
 
 def is_envelope(value: Any) -> bool:
@@ -141,26 +150,32 @@ def hashed_form(value: Any) -> Any:
     return _walk(value, _digest_of)
 
 
-_opened: dict[str, tuple[str, str, bytes, PersonalText]] = {}
-_OPENED_MAX = 100_000
-
-
 def open_with(keys: KeyProvider | None, envelope: str) -> PersonalText:
-    """The value of any envelope, its tenant and person read from it. Values opened before are remembered with
-    the key that opened them and reused only while the key store still gives that key (an erased key: never)."""
-    known = _opened.get(envelope)
-    if known is not None and keys is not None:
-        tenant_id, person, key, value = known
-        if keys.key(tenant_id, person) is key:
-            return value
+    """The value of any envelope, its tenant and person read from it; a value opened before is the provider's
+    remembered one (dropped with its key: an erased person's values are never remembered past the erasure)."""
+    if keys is None:
+        return unseal(envelope, None)
+    known = keys.opened.get(envelope)
+    if known is not None:
+        return known
+    generation = keys.generation  # read before the key: a key dropped meanwhile must not leave its value behind
     tenant_id, person = parts(envelope)[:2]
-    key = keys.key(tenant_id, person) if keys is not None else None
+    key = keys.key(tenant_id, person)
     value = unseal(envelope, key)
     if key is not None:
-        if len(_opened) >= _OPENED_MAX:
-            _opened.clear()
-        _opened[envelope] = (tenant_id, person, key, value)
+        keys.remember(envelope, value, generation)
     return value
+
+
+class OpenedValues(dict[str, PersonalText]):
+    """The values a key provider remembers (`KeyProvider.opened`), bounded."""
+
+    LIMIT = 100_000
+
+    def keep(self, envelope: str, value: PersonalText) -> None:
+        if len(self) >= self.LIMIT:
+            self.clear()
+        self[envelope] = value
 
 
 def readable_form(value: Any, opener: Callable[[str], str]) -> Any:
@@ -188,17 +203,28 @@ class MemoryKeys:
 
     def __init__(self) -> None:
         self._keys: dict[tuple[str, str], bytes] = {}
+        self.opened = OpenedValues()
+        self.generation = 0
 
     def key(self, tenant_id: str, person: str, create: bool = False) -> bytes | None:
         if create and (tenant_id, person) not in self._keys:
             self._keys[(tenant_id, person)] = new_key()
         return self._keys.get((tenant_id, person))
 
+    def remember(self, envelope: str, value: PersonalText, generation: int) -> None:
+        if generation == self.generation:
+            self.opened.keep(envelope, value)
+
     def destroy(self, tenant_id: str, persons: list[str]) -> int:
-        return sum(1 for p in persons if self._keys.pop((tenant_id, p), None) is not None)
+        gone = sum(1 for p in persons if self._keys.pop((tenant_id, p), None) is not None)
+        self.forget()
+        return gone
 
     def forget(self, tenant_id: str | None = None, persons: list[str] | None = None) -> None:
-        """Nothing is cached apart from the keys themselves."""
+        """Drop the values opened so far (the keys themselves are the store)."""
+        self.generation += 1
+        self.opened.clear()
 
     def close(self) -> None:
         self._keys.clear()
+        self.forget()

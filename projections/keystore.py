@@ -18,7 +18,7 @@ import json
 import threading
 from datetime import UTC, datetime
 
-from domain.personal import new_key
+from domain.personal import OpenedValues, PersonalText, new_key
 from domain.storage import Database
 from projections.db import ReadStore, Tx
 
@@ -73,9 +73,10 @@ class KeyStore:
         self._lock = threading.Lock()
         self._created = False
         self._staged = threading.local()  # keys made for events this thread is about to record
-        # Bumped whenever keys are dropped: a key read before a drop is not cached after it (an erasure in another
-        # thread or process must never be undone by a read that raced it).
-        self._generation = 0
+        # Bumped whenever keys are dropped: a key (or a value opened with it) read before a drop is not cached after
+        # it (an erasure in another thread or process must never be undone by a read that raced it).
+        self.generation = 0
+        self.opened = OpenedValues()  # values opened with cached keys (domain.personal.open_with); dropped with them
         self._erasures_seen: int | None = None  # the erasure count when this process last looked
 
     @property
@@ -111,7 +112,7 @@ class KeyStore:
         if cached is not None:
             return cached
         row = None
-        generation = self._generation
+        generation = self.generation
         if not create:
             # Reading never creates the table (no write lock for readers): a store without it has no keys yet.
             try:
@@ -132,9 +133,15 @@ class KeyStore:
             return None
         key = base64.b64decode(row["key_b64"])
         with self._lock:
-            if generation == self._generation:
+            if generation == self.generation:
                 self._cache[(tenant_id, person)] = key
         return key
+
+    def remember(self, envelope: str, value: PersonalText, generation: int) -> None:
+        """Keep a value opened with a key read at `generation`, unless keys were dropped since."""
+        with self._lock:
+            if generation == self.generation:
+                self.opened.keep(envelope, value)
 
     def _staging(self) -> Staged:
         staged = getattr(self._staged, "keys", None)
@@ -215,7 +222,8 @@ class KeyStore:
     def forget(self, tenant_id: str | None = None, persons: list[str] | None = None) -> None:
         """Drop cached keys (another process erased someone): the persons named, or every key when not named."""
         with self._lock:
-            self._generation += 1
+            self.generation += 1
+            self.opened.clear()  # erasure is rare: dropping every opened value is simpler than finding the person's
             if tenant_id is None or persons is None:
                 self._cache.clear()
             else:

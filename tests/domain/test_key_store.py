@@ -13,7 +13,7 @@ from eventsourcing.persistence import IntegrityError
 from domain.application import AccessLedger
 from domain.clock import ManualClock
 from domain.errors import DomainError
-from domain.personal import ERASED, PREFIX
+from domain.personal import ERASED, PREFIX, unseal
 from domain.storage import parse_database_url
 from domain.tenant.aggregate import tenant_uuid
 from domain.tenant.metadata import acting
@@ -143,3 +143,54 @@ def test_R_L6_an_erased_user_id_used_again_gets_a_new_key_and_the_old_values_sta
     assert (str(old.email), str(old.name)) == (ERASED, ERASED)
     assert (str(new.email), str(new.name)) == ("bea.neu@acme.example", "Bea Neu")
     assert all(e.email.envelope.startswith(PREFIX) for e in (old, new))
+
+
+def _emails(ledger: AccessLedger) -> list[str]:
+    """Bea's e-mail in her MemberAdded and MemberRemoved, as `ledger` reads them now."""
+    events = ledger.repository.event_store.get(tenant_uuid(TENANT))
+    return [str(e.email) for e in events if type(e).__name__ in ("MemberAdded", "MemberRemoved") and e.user_id == "bea"]
+
+
+@pytest.mark.parametrize("heard", ["count", "notify"])
+def test_R_L6_R_Z1_a_cached_key_or_value_does_not_outlive_an_erasure_by_another_process(
+    opened: Opened, ledger: AccessLedger, database_url: str, clock: ManualClock, heard: str
+) -> None:
+    """R-L6, R-Z1: this process sealed and read bea's e-mail (her key and the clear value are cached); another
+    process erases her; once this one hears it (the erasure count its follower polls, or the NOTIFY naming her
+    key), every read shows `[erased]`, and opening again finds no key."""
+    keys = ledger.keys
+    keys.notice_erasures()  # the follower's first look
+    _add(ledger)
+    ledger.remove_member(TENANT, actor("olga", reason=WHY), "bea")
+    assert _emails(ledger) == [EMAIL, EMAIL]
+    assert keys.key(TENANT, "user:bea") is not None and keys.opened
+    other = AccessLedger(database_url, clock)
+    try:
+        other.erase_person(TENANT, owner(), user_id="bea")
+    finally:
+        other.close()
+    if heard == "count":
+        assert keys.notice_erasures()
+    else:
+        keys.forget(TENANT, ["user:bea"])  # what `projections.follow` does with `accessledger_erased`
+    assert _emails(ledger) == [ERASED, ERASED]
+    assert keys.key(TENANT, "user:bea") is None
+
+
+def test_R_L6_a_value_opened_with_a_key_read_before_an_erasure_is_not_remembered(
+    opened: Opened, ledger: AccessLedger
+) -> None:
+    """R-L6: a read that fetched bea's key just before an erasure dropped it (in another thread) answers with the
+    value it opened, but does not leave it cached: the next read shows `[erased]`."""
+    _add(ledger)
+    events = ledger.repository.event_store.get(tenant_uuid(TENANT))
+    envelope = next(e for e in events if type(e).__name__ == "MemberAdded" and e.user_id == "bea").email.envelope
+    keys = ledger.keys
+    keys.forget()
+    generation = keys.generation  # as `open_with` reads it, before the key
+    key = keys.key(TENANT, "user:bea")
+    ledger.remove_member(TENANT, owner(), "bea")
+    ledger.erase_person(TENANT, owner(), user_id="bea")  # lands between the key read and the remember
+    keys.remember(envelope, unseal(envelope, key), generation)
+    assert envelope not in keys.opened
+    assert _emails(ledger) == [ERASED, ERASED]
