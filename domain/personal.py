@@ -137,17 +137,23 @@ def stored_form(value: Any) -> Any:
     return _walk(value, lambda v: v.envelope if isinstance(v, PersonalText) else v)
 
 
-def _digest_of(value: Any) -> Any:
+def hashed_form(value: Any) -> Any:
+    """`value` with each personal value replaced by `sha256:<SHA-256(salt ‖ value)>`: what the audit hashes."""
+    # `_walk` with the leaf written in: every sealed audit entry passes here when it is chained or verified.
+    kind = type(value)
+    if kind is str:
+        return DIGEST_PREFIX + parts(value)[2] if value.startswith(PREFIX) else value
+    if kind is dict:
+        return {k: hashed_form(v) for k, v in value.items()}
+    if kind is list:
+        return [hashed_form(v) for v in value]
     if isinstance(value, PersonalText):
         return DIGEST_PREFIX + value.digest
+    if isinstance(value, (dict, list)):
+        return _walk(value, hashed_form)
     if is_envelope(value):
         return DIGEST_PREFIX + parts(value)[2]
     return value
-
-
-def hashed_form(value: Any) -> Any:
-    """`value` with each personal value replaced by `sha256:<SHA-256(salt ‖ value)>`: what the audit hashes."""
-    return _walk(value, _digest_of)
 
 
 def open_with(keys: KeyProvider | None, envelope: str) -> PersonalText:

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 import rfc8785
 
-from domain.personal import PREFIX, PersonalText, hashed_form, stored_form
+from domain.personal import DIGEST_PREFIX, PREFIX, PersonalText, hashed_form, parts, stored_form
 from domain.tenant.events import subject_of
 from domain.tenant.metadata import public_data, to_json_value
 from projections.eventstore import Recorded
@@ -112,13 +112,38 @@ def _scalar_json(value: Any) -> str:
     return canonical_json(value).decode()
 
 
+_OPENING = f'"{PREFIX}'
+
+
+def hashed_json(data_json: str) -> str:
+    """`canonical_json(hashed_form(json.loads(data_json)))` for the canonical JSON of an object: each envelope is
+    replaced by its digest in the text, without parsing and writing the data again (issue 15: that was most of what
+    sealing cost a rebuild)."""
+    if PREFIX not in data_json:
+        return data_json
+    pieces = []
+    done = 0
+    start = data_json.find(_OPENING)
+    while start >= 0:
+        end = data_json.find('"', start + 1)
+        text = data_json[start + 1 : end]
+        # A string value of its own: its quote opens a string (inside a string every quote is escaped, and follows
+        # a backslash), it is no key (no `:` after it), and it holds no escaped character.
+        if data_json[start - 1] not in "{[,:" or data_json[end + 1] == ":" or "\\" in text:
+            return canonical_json(hashed_form(json.loads(data_json))).decode()
+        pieces += (data_json[done:start], '"', DIGEST_PREFIX, parts(text)[2], '"')
+        done = end + 1
+        start = data_json.find(_OPENING, done)
+    pieces.append(data_json[done:])
+    return "".join(pieces)
+
+
 def chain_hash(entry: dict[str, Any], data_json: str) -> str:
     """SHA-256 over prev_hash and the entry's canonical JSON, with the (canonical) data spliced in as text.
 
     Personal values (R-L6) are hashed in their hashed form, `sha256:<SHA-256(salt ‖ value)>`, never as the value
     or its envelope: the hash depends on no key, so it survives an erasure."""
-    if PREFIX in data_json:
-        data_json = canonical_json(hashed_form(json.loads(data_json))).decode()
+    data_json = hashed_json(data_json)
     if isinstance(entry.get("reason"), str) and entry["reason"].startswith(PREFIX):
         entry = {**entry, "reason": hashed_form(entry["reason"])}
     scalars = {key: entry[key] for key in _SCALAR_KEYS}

@@ -10,7 +10,8 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from projections.audit.chain import FIELDS, GENESIS_HASH, canonical_json, entry_hash
+from domain.personal import hashed_form
+from projections.audit.chain import FIELDS, GENESIS_HASH, canonical_json, entry_hash, hashed_json
 
 scalars = st.none() | st.booleans() | st.integers(-(2**60), 2**60) | st.text() | st.floats(allow_nan=False)
 values = st.recursive(
@@ -79,3 +80,38 @@ def test_R_L2_entry_hash_is_sha256_of_prev_hash_and_rfc8785_entry(entry):
     expected = hashlib.sha256(bytes.fromhex(entry["prev_hash"]) + canonical).hexdigest()
     assert entry_hash(entry) == expected
     assert entry_hash({**entry, "hash": "ignored"}) == expected
+
+
+envelopes = st.builds(
+    lambda tenant, person, digest, sealed: f"pd1:{tenant}:{person}:{digest}:{sealed}",
+    st.text(max_size=6).filter(lambda t: ":" not in t),
+    st.text(max_size=8),
+    st.text("0123456789abcdef", min_size=64, max_size=64),
+    st.text("AZaz09-_=", min_size=1, max_size=12),
+)
+# Strings that look like envelopes from inside: an escaped quote before `pd1:`, one after a `:` or `,`.
+lookalikes = st.builds(
+    lambda pre, envelope: f"{pre}{envelope}", st.sampled_from(['"', ',"', ':"', '\\"', "x"]), envelopes
+)
+sealed_values = st.recursive(
+    scalars.filter(lambda v: not isinstance(v, float)) | envelopes | lookalikes,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8) | envelopes, inner, max_size=4),
+)
+
+
+@settings(max_examples=400)
+@given(st.dictionaries(st.text(max_size=8) | envelopes, sealed_values, max_size=5))
+def test_R_L2_R_L6_hashed_json_is_the_hashed_form_written_canonically(data):
+    """R-L2, R-L6: the data a sealed entry is hashed with, made from its canonical JSON text, is byte for byte the
+    canonical JSON of its hashed form (every envelope value replaced by its digest; keys and other text untouched)."""
+    try:
+        text = canonical_json(data).decode()
+    except ValueError:  # beyond RFC 8785 (a big integer, a lone surrogate): refused before anything is hashed
+        return
+    try:
+        expected = canonical_json(hashed_form(data)).decode()
+    except ValueError:  # text that starts like an envelope but is none ("pd1:x"): refused the same way
+        with pytest.raises(ValueError):
+            hashed_json(text)
+        return
+    assert hashed_json(text) == expected
