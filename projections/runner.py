@@ -115,6 +115,10 @@ def advance_all(tx: Tx, moves: dict[str, tuple[int, int]]) -> None:
         raise StaleTracking(", ".join(moves))
 
 
+class _Behind(Exception):
+    """A projection stands before the position a batch was read from (rolled back; its positions are read)."""
+
+
 @dataclass(frozen=True)
 class Stopped:
     """A projection stopped by an event it cannot apply (a poison event, R-X8)."""
@@ -196,15 +200,25 @@ class Runner:
         """Project everything up to `until` (default: the head); returns the position every projection reached
         (a projection stopped by an event it cannot apply stays where it stopped, R-X8)."""
         with self._lock:
-            if until is not None and not self.stopped and self.watch.position >= until:
-                return self.watch.position  # projected while this thread waited for the lock: nothing to ask
+            known = self.watch.position
+            if until is not None and not self.stopped and known >= until:
+                return known  # projected while this thread waited for the lock: nothing to ask
+            # A command's own catch-up, a few events past what this process knows every projection reached: read on
+            # from there without asking the tracking table first (a round trip on PostgreSQL). The batch's
+            # transaction locks the tracking rows and refuses the batch if one stands before it (then they are read).
+            from_watch = until is not None and not self.stopped and until - known <= BATCH
             while True:
-                positions = self.positions()
-                reached_by_all = min(positions.values(), default=0)
-                if reached_by_all > self.watch.position:  # projected by another process: learn which tenants moved
-                    resync(self.store, self.watch, self.names, reached_by_all)
-                live = [p for p in self.projections if p.name not in self.stopped]
-                start = min((positions[p.name] for p in live), default=None)
+                if from_watch:
+                    from_watch = False
+                    reached_by_all = start = known
+                    live = list(self.projections)
+                else:
+                    positions = self.positions()
+                    reached_by_all = min(positions.values(), default=0)
+                    if reached_by_all > self.watch.position:  # projected by another process: which tenants moved
+                        resync(self.store, self.watch, self.names, reached_by_all)
+                    live = [p for p in self.projections if p.name not in self.stopped]
+                    start = min((positions[p.name] for p in live), default=None)
                 if start is None or (until is not None and start >= until):
                     return reached_by_all
                 batch = self.read(start, BATCH)
@@ -216,7 +230,9 @@ class Runner:
                 notify = functools.partial(
                     notify_projected, position=reached, tenants=tenants, source=self.watch.source
                 )
-                failed = None if self.stopped else self._apply_together(live, batch, notify)
+                failed = None if self.stopped else self._apply_together(live, batch, notify, start)
+                if isinstance(failed, _Behind):
+                    continue  # nothing was applied: read the positions and start where the slowest stands
                 together = not self.stopped and failed is None
                 if not together:
                     # A moved position met together counts as each projection's first attempt (R-X4).
@@ -233,7 +249,7 @@ class Runner:
                     return reached
 
     def _apply_together(
-        self, projections: Sequence[Projection], batch: Sequence[Recorded], then: Callable[[Tx], None]
+        self, projections: Sequence[Projection], batch: Sequence[Recorded], then: Callable[[Tx], None], after: int
     ) -> Exception | None:
         """Apply the batch to every projection in one transaction (one commit instead of one per projection: most
         of a command's wait for its read side, issue 17). On a failure other than the database's own (answered:
@@ -245,6 +261,8 @@ class Runner:
                 # One statement holds every tracking row and one moves them all: on PostgreSQL each statement is a
                 # round trip, and a command's answer waits for this transaction.
                 positions = lock_tracking(tx, [p.name for p in projections])
+                if min(positions.values(), default=after) < after:
+                    raise _Behind  # the batch starts after `after`: applying it would skip events
                 moves = {}
                 for projection in projections:
                     done = positions[projection.name]
