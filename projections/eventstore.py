@@ -1,10 +1,10 @@
 """The one adapter for the event store's tables: every read of eventsourcing's stored events, and where they are.
 
-The rebuild reads batches through eventsourcing's recorder. The runner, verify and the per-tenant rebuild read its
-table directly: a command waits for the runner's small batches (one statement, where the recorder spends three
-round trips on PostgreSQL), the recorder can list the whole notification log but not one aggregate's events with
-their global positions, and a read-model transaction sees them in the same snapshot as the read models being
-compared. The guards ask here which tables hold events.
+The runner, the rebuild, verify and the per-tenant rebuild read its table directly: a command waits for the
+runner's small batches (one statement, where the recorder spends three round trips on PostgreSQL), a rebuild's
+batches are read as plain tuples (issue 17), the recorder can list the whole notification log but not one
+aggregate's events with their global positions, and a read-model transaction sees them in the same snapshot as the
+read models being compared. The guards ask here which tables hold events.
 """
 
 from __future__ import annotations
@@ -90,32 +90,36 @@ def head(tx: Tx, app: Any) -> int:
     return tx.scalar(f"SELECT max({_position_column(tx)}) AS head FROM {events_table(app)}") or 0
 
 
-def read_batch(app: Any, after: int, limit: int, upto: int | None = None) -> list[Recorded]:
-    """Up to `limit` events after global position `after` through the recorder (the rebuild's fast path), decoded
-    once for every projection (personal values stay sealed: see projections.decoding)."""
-    notifications = app.recorder.select_notifications(start=after + 1, limit=limit, stop=upto)
-    decode = decoder_of(app).event
-    out = []
-    for n in notifications:
-        event = decode(n.originator_id, n.originator_version, n.topic, n.state)
-        out.append(Recorded(n.id, event, event.timestamp))
-    return out
+def read_batch(store: Any, app: Any, after: int, limit: int, upto: int | None = None) -> list[Recorded]:
+    """`events_after` in an autocommit statement of the store (the rebuild's batches)."""
+    with store.autocommit() as tx:
+        return events_after(tx, app, after, limit, upto)
 
 
 def events_after(tx: Tx, app: Any, after: int, limit: int, upto: int | None = None) -> list[Recorded]:
-    """`read_batch` in one statement on the read store's connection: a command's catch-up reads a few events, and
-    eventsourcing's recorder spends two more round trips on PostgreSQL (its pool's pre-ping, and a COMMIT)."""
+    """Up to `limit` events after global position `after` (none past `upto`), decoded once for every projection
+    (personal values stay sealed: see projections.decoding). One statement on the read store's connection, rows as
+    plain tuples, each tenant's UUID made once: eventsourcing's recorder spends two more round trips on PostgreSQL
+    (its pool's pre-ping, a COMMIT) and builds a dict and a UUID per row (issue 17)."""
     column = _position_column(tx)
     statement = (
-        f"SELECT {column} AS position, originator_id, originator_version, topic, state FROM {events_table(app)}"
-        f" WHERE {column} > ?"
+        f"SELECT {column}, originator_id, originator_version, topic, state FROM {events_table(app)} WHERE {column} > ?"
     )
     params: list[Any] = [after]
     if upto is not None:
         statement += f" AND {column} <= ?"
         params.append(upto)
-    params.append(limit)
-    return [_recorded(app, row) for row in tx.all(statement + f" ORDER BY {column} LIMIT ?", params)]
+    rows = tx.tuples(statement + f" ORDER BY {column} LIMIT ?", (*params, limit))
+    decode = decoder_of(app).event
+    ids: dict[Any, Any] = {}
+    out = []
+    for position, originator_id, version, topic, state in rows:
+        key = ids.get(originator_id)
+        if key is None:  # SQLite stores the hex text
+            key = ids[originator_id] = uuid.UUID(originator_id) if type(originator_id) is str else originator_id
+        event = decode(key, version, topic, state if type(state) is bytes else bytes(state))
+        out.append(Recorded(position, event, event.timestamp))
+    return out
 
 
 def position_of(tx: Tx, app: Any, tenant_id: str, version: int) -> int | None:

@@ -160,7 +160,7 @@ def _build_and_swap(
         progress(done, target)
         if target - done <= BATCH // 5:
             break
-        batch = read_batch(app, done, BATCH, upto=target)
+        batch = read_batch(store, app, done, BATCH, upto=target)
         if not batch:
             break
         with store.transaction() as tx:
