@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import nullcontext
 from typing import Any
 
 from projections import guards
@@ -24,9 +25,11 @@ from projections.audit.verify import compare_rows, first_difference
 from projections.db import ReadStore, Tx
 from projections.eventstore import Recorded, all_events, head, read_batch, tenant_events
 from projections.follow import notify_projected
+from projections.rebuild_worker import AuditWorker, can_fork
 from projections.runner import TRACKING_TABLE, Projection, create_tracking, tracked_position
 
 BATCH = 5000
+PARALLEL = True  # the audit trail in a worker process when the machine has a second core (rebuild_worker)
 SUFFIX = "_next"
 # Indexes no projection reads while it writes (queries use them, a batch never does): the aside tables get them
 # once, after the rows, in one bulk build each, instead of keeping them up to date row by row (issue 17).
@@ -153,20 +156,7 @@ def _drop_aside(store: ReadStore, tables: Iterable[str]) -> None:
 def _build_and_swap(
     app: Any, store: ReadStore, projections: list[Projection], tables: list[str], progress: Progress
 ) -> int:
-    done = events = 0
-    while True:
-        # Catch up until what is left is small: the swap projects that tail while it holds the tables.
-        target = app.head_position()
-        progress(done, target)
-        if target - done <= BATCH // 5:
-            break
-        batch = read_batch(store, app, done, BATCH, upto=target)
-        if not batch:
-            break
-        with store.transaction() as tx:
-            for projection in projections:
-                projection.process(tx, batch, SUFFIX)
-        done, events = batch[-1].position, events + len(batch)
+    done, events = _build(app, store, projections, progress)
     if store.kind == "postgresql":
         # The deferred indexes, built outside the swap (which renames them). SQLite cannot rename an index: its
         # swap creates every index under its final name, the deferred ones once only.
@@ -187,6 +177,38 @@ def _build_and_swap(
             time.sleep(0.05 * (attempt + 1))
     progress(final, final)
     return events + tail
+
+
+def _build(app: Any, store: ReadStore, projections: list[Projection], progress: Progress) -> tuple[int, int]:
+    """Fill the aside tables batch by batch until what is left is small (the swap projects that tail while it
+    holds the tables); the audit trail in a worker process beside the others when it can (rebuild_worker)."""
+    others = [p for p in projections if AUDIT_TABLE not in p.tables]
+    parallel = PARALLEL and 0 < len(others) < len(projections) and can_fork()
+    here, worker = projections, None
+    done = events = 0
+    try:
+        while True:
+            target = app.head_position()
+            progress(done, target)
+            if target - done <= BATCH // 5:
+                break
+            batch = read_batch(store, app, done, BATCH, upto=target)
+            if not batch:
+                break
+            if parallel and worker is None:
+                here, worker = others, AuditWorker(app, store, SUFFIX)  # forked once there is a batch to share
+            if worker is not None:
+                worker.submit(done, batch[-1].position)
+            with worker.writing() if worker is not None else nullcontext(), store.transaction() as tx:
+                for projection in here:
+                    projection.process(tx, batch, SUFFIX)
+            done, events = batch[-1].position, events + len(batch)
+        if worker is not None:
+            worker.wait()
+    finally:
+        if worker is not None:
+            worker.close()
+    return done, events
 
 
 SWAP_ATTEMPTS = 40

@@ -98,7 +98,11 @@ class AuditProjection:
             guards.install(tx)
 
     def process(self, tx: Tx, batch: Sequence[Recorded], suffix: str = "") -> None:
-        table = TABLE + suffix
+        insert_rows(tx, TABLE + suffix, STORED, self.rows(tx, batch, suffix))
+
+    def rows(self, tx: Tx, batch: Sequence[Recorded], suffix: str = "") -> list[tuple[Any, ...]]:
+        """The batch's rows (`STORED` columns), chained to each tenant's newest stored entry: computed apart from
+        their insert, so a rebuild's audit worker holds SQLite's write lock only while it inserts."""
         last: dict[str, str] = {}
         rows = []
         for recorded in batch:
@@ -120,7 +124,7 @@ class AuditProjection:
                     entry["hash"],
                 )
             )
-        insert_rows(tx, table, STORED, rows)
+        return rows
 
 
 def last_hash(tx: Tx, tenant_id: str, suffix: str = "") -> str:

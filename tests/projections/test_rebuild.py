@@ -6,6 +6,7 @@ midway leaves the old tables serving (R-X4).
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -255,3 +256,25 @@ def test_R_X4_a_rebuild_killed_midway_leaves_the_old_tables_serving(ledger, cloc
     assert result["ok"] is True
     assert not any(name.endswith("_next") for name in table_names(store))
     assert len(dump_tables(store, tables)["audit_entries"]) == len(before["audit_entries"]) + 1
+
+
+def test_R_R1_a_failing_audit_worker_fails_the_rebuild_and_changes_nothing(
+    ledger, clock, store, runner, projections, monkeypatch
+):
+    """R-R1: the audit trail's worker process (issue 17) reports its failure; the rebuild raises it, drops its aside
+    tables and leaves the serving ones as they were, and leaves no process behind."""
+    monkeypatch.setattr("projections.rebuild.BATCH", 40)
+    live_history(runner, ledger, clock, steps=120, seed=17, tenants=2)
+    tables = projection_tables(projections)
+    before, positions = dump_tables(store, tables), tracking(store)
+
+    def broken(self, tx, batch, suffix=""):
+        raise ValueError("no chain today")
+
+    monkeypatch.setattr("projections.audit.projection.AuditProjection.rows", broken)  # inherited by the fork
+    with pytest.raises((RuntimeError, ValueError), match="no chain today"):  # ValueError without a worker
+        rebuild(ledger, store, projections)
+    assert dump_tables(store, tables) == before
+    assert tracking(store) == positions
+    assert not any(name.endswith("_next") for name in table_names(store))
+    assert [p for p in multiprocessing.active_children() if p.name.startswith("accessledger-rebuild")] == []
