@@ -15,21 +15,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import nullcontext
 from typing import Any
 
-from projections import guards
+from projections import guards, rebuild_worker
 from projections.audit.chain import GENESIS_HASH, canonical_json, chained, derive_entry
 from projections.audit.projection import TABLE as AUDIT_TABLE
 from projections.audit.verify import compare_rows, first_difference
 from projections.db import ReadStore, Tx
 from projections.eventstore import Recorded, all_events, head, read_batch, tenant_events
 from projections.follow import notify_projected
-from projections.rebuild_worker import AuditWorker, can_fork
 from projections.runner import TRACKING_TABLE, Projection, create_tracking, tracked_position
 
 BATCH = 5000
-PARALLEL = True  # the audit trail in a worker process when the machine has a second core (rebuild_worker)
+PARALLEL = True  # the audit trail and the change feed in a worker process where it can (rebuild_worker)
 SUFFIX = "_next"
 # Indexes no projection reads while it writes (queries use them, a batch never does): the aside tables get them
 # once, after the rows, in one bulk build each, instead of keeping them up to date row by row (issue 17).
@@ -129,19 +127,26 @@ def _batches(records: Iterator[Recorded], size: int = BATCH) -> Iterator[list[Re
 
 def _whole(app: Any, store: ReadStore, projections: list[Projection], progress: Progress) -> int:
     tables = _tables(projections)
+    rebuild_worker.remove_leftovers(store)
     with store.transaction() as tx:
-        for table in tables:
-            tx.execute(f"DROP TABLE IF EXISTS {table}{SUFFIX}")
-        for projection in projections:
-            projection.create(tx, SUFFIX)
-        for table in tables:
-            for label in DEFERRED_INDEXES.get(table, ()):
-                tx.execute(f"DROP INDEX IF EXISTS {table}{SUFFIX}_{label}")
+        _create_aside(tx, projections)
     try:
         return _build_and_swap(app, store, projections, tables, progress)
     except BaseException:
         _drop_aside(store, tables)
         raise
+
+
+def _create_aside(tx: Tx, projections: Sequence[Projection]) -> None:
+    """Empty aside tables for the projections, without the indexes built after the rows (DEFERRED_INDEXES)."""
+    tables = _tables(projections)
+    for table in tables:
+        tx.execute(f"DROP TABLE IF EXISTS {table}{SUFFIX}")
+    for projection in projections:
+        projection.create(tx, SUFFIX)
+    for table in tables:
+        for label in DEFERRED_INDEXES.get(table, ()):
+            tx.execute(f"DROP INDEX IF EXISTS {table}{SUFFIX}_{label}")
 
 
 def _drop_aside(store: ReadStore, tables: Iterable[str]) -> None:
@@ -181,9 +186,9 @@ def _build_and_swap(
 
 def _build(app: Any, store: ReadStore, projections: list[Projection], progress: Progress) -> tuple[int, int]:
     """Fill the aside tables batch by batch until what is left is small (the swap projects that tail while it
-    holds the tables); the audit trail in a worker process beside the others when it can (rebuild_worker)."""
-    others = [p for p in projections if AUDIT_TABLE not in p.tables]
-    parallel = PARALLEL and 0 < len(others) < len(projections) and can_fork()
+    holds the tables); the audit trail and the change feed in a worker process beside the others when it can
+    (projections.rebuild_worker)."""
+    mine, others = rebuild_worker.split(projections) if PARALLEL and rebuild_worker.can_fork(store) else ([], [])
     here, worker = projections, None
     done = events = 0
     try:
@@ -195,19 +200,22 @@ def _build(app: Any, store: ReadStore, projections: list[Projection], progress: 
             batch = read_batch(store, app, done, BATCH, upto=target)
             if not batch:
                 break
-            if parallel and worker is None:
-                here, worker = others, AuditWorker(app, store, SUFFIX)  # forked once there is a batch to share
+            if mine and worker is None:  # forked once there is a batch to share
+                here, worker = others, rebuild_worker.Worker(app, store, mine, SUFFIX, _create_aside)
             if worker is not None:
-                worker.submit(done, batch[-1].position)
-            with worker.writing() if worker is not None else nullcontext(), store.transaction() as tx:
+                worker.read(done, batch[-1].position)
+            with store.transaction() as tx:
                 for projection in here:
                     projection.process(tx, batch, SUFFIX)
+            if worker is not None:
+                worker.committed()
             done, events = batch[-1].position, events + len(batch)
         if worker is not None:
-            worker.wait()
+            worker.finish()
     finally:
         if worker is not None:
             worker.close()
+            worker.remove_scratch()
     return done, events
 
 

@@ -1,83 +1,128 @@
-"""The audit trail built in a process of its own during a whole rebuild (R-R1, issue 17).
+"""The audit trail and the change feed built in a process of their own during a whole rebuild (R-R1, issue 17).
 
-The trail depends on nothing but the events, and deriving and hashing its entries was a quarter of a rebuild's
-time. So a forked worker reads the same batches on its own connection, chains them and writes `audit_entries_next`
-while this process writes the other projections' aside tables: two cores instead of one. The rebuild hands it one
-range of positions at a time and waits for the previous range's answer before handing the next, so when the build
-loop ends both sides have reached the same position and the swap proceeds as without a worker.
+Deriving and hashing the trail's entries and working out the feed's changes were half of a rebuild's time on one
+core. The trail depends on the events alone; the feed reads the directory's and the history's rows of the same
+events, always by position, so rows that have moved on past a batch give the same changes. So a forked worker reads
+each batch on its own connection and chains its entries while this process writes the directory and the history;
+once those are committed it works out the batch's changes and writes both tables' rows, while this process goes on
+with the next batch. When the build loop ends the worker has written every range it was handed, and the swap
+proceeds as without it.
 
-SQLite takes one writer at a time: both sides take a lock shared across the fork around their write transactions,
-so neither waits in SQLite's busy handler (which sleeps up to 100 ms per try), and the worker computes its rows
-outside it. The worker exits when its pipe closes, so a rebuild killed midway leaves no process behind, and a
-transaction it had open is rolled back like the rebuild's own.
+On PostgreSQL the worker writes the aside tables themselves. SQLite takes one writer at a time, and this process
+holds that lock for most of a batch; so there the worker writes into a scratch database file of its own (with the
+real database attached for reading) and the rebuild copies its two tables in at the end (`copy_in`: SQLite's
+transfer of a whole table, page content rather than statements). The worker exits when its pipe closes, so a
+rebuild killed midway leaves no process behind and a transaction it had open is rolled back.
 """
 
 from __future__ import annotations
 
+import glob
 import multiprocessing
 import os
-from collections.abc import Iterator, Sequence
+import secrets
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import replace
 from typing import Any
 
-from projections.audit.projection import STORED, AuditProjection
+from projections.audit.projection import STORED
 from projections.audit.projection import TABLE as AUDIT_TABLE
 from projections.batch import insert_rows
-from projections.db import ReadStore
+from projections.changes.projection import COLUMNS as CHANGE_COLUMNS
+from projections.changes.projection import TABLE as CHANGES_TABLE
+from projections.db import ReadStore, Tx
 from projections.eventstore import read_batch
 
-LOCK_POLL_SECONDS = 0.5  # how often a side waiting for the write lock checks that the other is still alive
 JOIN_SECONDS = 10
+AHEAD = 2  # committed batches the worker may still be working on before this process waits for it
+SCRATCH = ".rebuild-worker-"  # SQLite: `<database file>.rebuild-worker-<random>`
 
 
-def can_fork() -> bool:
-    """True where a worker helps: a second core, and `fork` (the worker inherits the application's decoder)."""
-    return (os.cpu_count() or 1) >= 2 and "fork" in multiprocessing.get_all_start_methods()
+def can_fork(store: ReadStore) -> bool:
+    """True where a worker helps and can share the database: a second core, `fork` (the worker inherits the
+    application's decoder), and a database another process can open (not SQLite in memory)."""
+    shared = store.kind == "postgresql" or store.database.path not in (None, "", ":memory:")
+    return shared and (os.cpu_count() or 1) >= 2 and "fork" in multiprocessing.get_all_start_methods()
 
 
-class AuditWorker:
-    """A forked process that writes the aside audit trail range by range (see the module's docstring)."""
+def split(projections: Sequence[Any]) -> tuple[list[Any], list[Any]]:
+    """(the projections a worker builds, the others); no worker's share when either side would be empty (nothing
+    in parallel), or the feed without the history rebuilt beside it (it reads the serving tables then)."""
+    names = {table for p in projections for table in p.tables}
+    mine = [p for p in projections if p.tables[0] == AUDIT_TABLE]
+    if CHANGES_TABLE in names and "permission_history" in names:
+        mine += [p for p in projections if p.tables[0] == CHANGES_TABLE]
+    others = [p for p in projections if p not in mine]
+    return (mine, others) if mine and others else ([], list(projections))
 
-    def __init__(self, app: Any, store: ReadStore, suffix: str) -> None:
+
+def remove_leftovers(store: ReadStore) -> None:
+    """Delete scratch files a killed rebuild left beside a SQLite database."""
+    if store.kind == "sqlite":
+        for path in glob.glob(glob.escape(str(store.database.path)) + SCRATCH + "*"):
+            with suppress(OSError):
+                os.remove(path)
+
+
+class Worker:
+    """A forked process that builds the audit trail and the change feed range by range (see the module)."""
+
+    def __init__(
+        self,
+        app: Any,
+        store: ReadStore,
+        projections: Sequence[Any],
+        suffix: str,
+        create_aside: Callable[[Tx, Sequence[Any]], None],
+    ) -> None:
+        self.store = store
+        self.tables = [table + suffix for p in projections for table in p.tables]
+        self.scratch = None
+        if store.kind == "sqlite":
+            self.scratch = f"{store.database.path}{SCRATCH}{secrets.token_hex(4)}"
         context = multiprocessing.get_context("fork")
-        self._lock = context.Lock() if store.kind == "sqlite" else None
         self._pipe, child_end = context.Pipe()
         self._process = context.Process(
             target=_serve,
-            args=(app, store.database, suffix, child_end, self._pipe, self._lock),
-            name="accessledger-rebuild-audit",
+            args=(app, store, list(projections), suffix, create_aside, self.scratch, child_end, self._pipe),
+            name="accessledger-rebuild-worker",
             daemon=True,
         )
         self._process.start()
         child_end.close()
-        self._pending = False
+        self._unanswered = 0
 
-    def submit(self, after: int, upto: int) -> None:
-        """Hand over the events after `after` up to `upto` once the previous range is written."""
-        self.wait()
-        self._pipe.send((after, upto))
-        self._pending = True
+    def read(self, after: int, upto: int) -> None:
+        """The events after `after` up to `upto` are the next batch: read them and chain their entries."""
+        self._pipe.send(("read", after, upto))
 
-    def wait(self) -> None:
-        """Block until the range handed over last is committed; raises what the worker met."""
-        if not self._pending:
-            return
+    def committed(self) -> None:
+        """The directory and the history hold the batch handed over last: write its entries and changes."""
+        while self._unanswered >= AHEAD:
+            self._answer()
+        self._pipe.send(("committed",))
+        self._unanswered += 1
+
+    def finish(self) -> None:
+        """Wait until every batch is written; on SQLite copy the worker's tables into the aside ones."""
+        while self._unanswered:
+            self._answer()
+        self.close()
+        if self.scratch is not None:
+            copy_in(self.store, self.scratch, self.tables)
+
+    def _answer(self) -> None:
         try:
             failure = self._pipe.recv()
         except EOFError:
-            raise RuntimeError(f"the rebuild's audit worker exited ({self._process.exitcode})") from None
-        self._pending = False
+            raise RuntimeError(f"the rebuild's worker exited ({self._process.exitcode})") from None
+        self._unanswered -= 1
         if failure is not None:
-            raise RuntimeError(f"the rebuild's audit worker failed: {failure}")
-
-    @contextmanager
-    def writing(self) -> Iterator[None]:
-        """Hold the shared write lock (SQLite) around one of this side's write transactions."""
-        with _locked(self._lock, self._process.is_alive):
-            yield
+            raise RuntimeError(f"the rebuild's worker failed: {failure}")
 
     def close(self) -> None:
-        """End the worker (after `wait`, it has nothing left to write)."""
+        """End the worker (it stops at its next message) and wait for it."""
         with suppress(OSError):  # it is gone already
             self._pipe.send(None)
         self._pipe.close()
@@ -86,28 +131,44 @@ class AuditWorker:
             self._process.kill()
             self._process.join()
 
+    def remove_scratch(self) -> None:
+        """Delete the worker's scratch file (SQLite)."""
+        for path in glob.glob(glob.escape(self.scratch) + "*") if self.scratch is not None else ():
+            with suppress(OSError):
+                os.remove(path)
 
-@contextmanager
-def _locked(lock: Any, other_alive: Any) -> Iterator[None]:
-    if lock is None:
-        yield
-        return
-    while not lock.acquire(timeout=LOCK_POLL_SECONDS):
-        if not other_alive():
-            raise RuntimeError("the other side of the rebuild died holding the write lock")
+
+def copy_in(store: ReadStore, scratch: str, tables: Sequence[str]) -> None:
+    """Copy whole tables of the scratch file into the same (empty) tables of the database."""
+    with store.autocommit() as tx:
+        tx.execute("ATTACH DATABASE ? AS worker", (scratch,))
     try:
-        yield
+        with store.transaction() as tx:
+            for table in tables:
+                tx.execute(f"INSERT INTO main.{table} SELECT * FROM worker.{table}")
     finally:
-        lock.release()
+        with store.autocommit() as tx:
+            tx.execute("DETACH DATABASE worker")
 
 
-def _serve(app: Any, database: Any, suffix: str, pipe: Any, parent_end: Any, lock: Any) -> None:
-    """The worker's loop: a range in, its entries committed, `None` (or the error) out; ends at `None` or at the
-    pipe's end of file (the rebuild's process gone)."""
+def _serve(
+    app: Any,
+    parent_store: ReadStore,
+    projections: list[Any],
+    suffix: str,
+    create_aside: Callable[[Tx, Sequence[Any]], None],
+    scratch: str | None,
+    pipe: Any,
+    parent_end: Any,
+) -> None:
+    """The worker's loop over the pipe's messages; ends at `None` or at the end of file (the rebuild gone)."""
     parent_end.close()  # inherited by the fork: while open here, the pipe would never reach its end
-    parent = os.getppid()
-    store = ReadStore(database, pool_size=1)
-    projection = AuditProjection()
+    store = _own_store(parent_store, scratch, projections, create_aside)
+    audit = [p for p in projections if p.tables[0] == AUDIT_TABLE]
+    changes = [p for p in projections if p.tables[0] == CHANGES_TABLE]
+    batch: Sequence[Any] = ()
+    entries: list[Any] = []
+    failed: str | None = None  # a read's failure, answered at the batch's `committed`
     try:
         while True:
             try:
@@ -116,29 +177,55 @@ def _serve(app: Any, database: Any, suffix: str, pipe: Any, parent_end: Any, loc
                 return
             if message is None:
                 return
-            after, upto = message
             try:
-                _write(store, projection, app, after, upto, suffix, lock, lambda: os.getppid() == parent)
+                if message[0] == "read":
+                    _, after, upto = message
+                    batch = read_batch(store, app, after, upto - after, upto)
+                    with store.autocommit() as tx:  # each tenant's last hash: only this worker writes its trail
+                        entries = audit[0].rows(tx, batch, suffix) if audit else []
+                    continue
+                if failed is None:
+                    with store.autocommit() as tx:
+                        feed = changes[0].rows(tx, batch, suffix) if changes else []
+                    with _writing(store, scratch) as tx:
+                        insert_rows(tx, AUDIT_TABLE + suffix, STORED, entries)
+                        insert_rows(tx, CHANGES_TABLE + suffix, CHANGE_COLUMNS, feed)
             except Exception as exc:  # answered, and raised by the rebuild
-                pipe.send(f"{type(exc).__name__}: {exc}"[:1000])
-            else:
-                pipe.send(None)
+                failed = failed or f"{type(exc).__name__}: {exc}"[:1000]
+            if message[0] == "committed":
+                pipe.send(failed)
     finally:
         store.close()
 
 
-def _write(
-    store: ReadStore,
-    projection: AuditProjection,
-    app: Any,
-    after: int,
-    upto: int,
-    suffix: str,
-    lock: Any,
-    parent_alive: Any,
-) -> None:
-    batch: Sequence[Any] = read_batch(store, app, after, upto - after, upto)
-    with store.autocommit() as tx:  # the chain's last hashes: only this worker writes the aside trail
-        rows = projection.rows(tx, batch, suffix)
-    with _locked(lock, parent_alive), store.transaction() as tx:
-        insert_rows(tx, AUDIT_TABLE + suffix, STORED, rows)
+def _own_store(
+    parent_store: ReadStore, scratch: str | None, projections: list[Any], create_aside: Callable[..., None]
+) -> ReadStore:
+    """The worker's connection: the same PostgreSQL database, or the scratch file with the database attached
+    (unqualified names find the scratch's own tables first, everything else in the database)."""
+    if scratch is None:
+        return ReadStore(parent_store.database, pool_size=1)
+    store = ReadStore(replace(parent_store.database, url=f"sqlite:///{scratch}", path=scratch), pool_size=1)
+    with _writing(store, scratch) as tx:  # before the attach: no statement here can reach the database's tables
+        create_aside(tx, projections)
+    with store.autocommit() as tx:
+        tx.execute("ATTACH DATABASE ? AS source", (str(parent_store.database.path),))
+    return store
+
+
+@contextmanager
+def _writing(store: ReadStore, scratch: str | None) -> Iterator[Tx]:
+    """A write transaction of the worker. In the scratch file a deferred one: BEGIN IMMEDIATE would take the write
+    lock of the attached database too, which the rebuild holds."""
+    if scratch is None:
+        with store.transaction() as tx:
+            yield tx
+        return
+    with store.autocommit() as tx:
+        tx.execute("BEGIN")
+        try:
+            yield tx
+        except BaseException:
+            tx.execute("ROLLBACK")
+            raise
+        tx.execute("COMMIT")

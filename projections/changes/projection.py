@@ -73,6 +73,12 @@ class ChangesProjection:
     def process(self, tx: Tx, batch: Sequence[Recorded], suffix: str = "") -> None:
         # A whole rebuild builds the history aside too: read that one; rebuilding the feed alone reads the serving.
         source = suffix if suffix and tx.has_table("permission_history" + suffix) else ""
+        insert_rows(tx, TABLE + suffix, COLUMNS, self.rows(tx, batch, source))
+
+    def rows(self, tx: Tx, batch: Sequence[Recorded], source: str) -> list[list[Any]]:
+        """The batch's rows (`COLUMNS`), read from the directory's and the history's tables named with `source`.
+        Every read is by position, so tables that have moved on past the batch give the same rows (a rebuild's
+        worker computes them a batch behind the process writing those tables)."""
         by_tenant: dict[str, list[Recorded]] = defaultdict(list)
         for recorded in batch:
             by_tenant[recorded.event.tenant_id].append(recorded)
@@ -80,7 +86,7 @@ class ChangesProjection:
         with batch_sql(tx, source) as sql:
             for tenant_id, events in by_tenant.items():
                 out += _TenantBatch(sql, tenant_id, events).changes()
-        insert_rows(tx, TABLE + suffix, COLUMNS, out)
+        return out
 
 
 class _TenantBatch:

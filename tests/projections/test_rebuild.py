@@ -5,6 +5,7 @@ midway leaves the old tables serving (R-X4).
 
 from __future__ import annotations
 
+import glob
 import json
 import multiprocessing
 import os
@@ -255,14 +256,20 @@ def test_R_X4_a_rebuild_killed_midway_leaves_the_old_tables_serving(ledger, cloc
     result = rebuild(ledger, store, projections)
     assert result["ok"] is True
     assert not any(name.endswith("_next") for name in table_names(store))
+    assert scratch_files(store) == []  # the killed rebuild's worker file, if it had one, is gone too
     assert len(dump_tables(store, tables)["audit_entries"]) == len(before["audit_entries"]) + 1
 
 
-def test_R_R1_a_failing_audit_worker_fails_the_rebuild_and_changes_nothing(
+def scratch_files(store: ReadStore) -> list[str]:
+    """The rebuild worker's scratch files beside a SQLite database (none on PostgreSQL)."""
+    return glob.glob(f"{store.database.path}.rebuild-worker-*") if store.kind == "sqlite" else []
+
+
+def test_R_R1_a_failing_worker_fails_the_rebuild_and_changes_nothing(
     ledger, clock, store, runner, projections, monkeypatch
 ):
-    """R-R1: the audit trail's worker process (issue 17) reports its failure; the rebuild raises it, drops its aside
-    tables and leaves the serving ones as they were, and leaves no process behind."""
+    """R-R1: the rebuild's worker process (issue 17: the audit trail and the change feed) reports its failure; the
+    rebuild raises it, drops its aside tables, leaves the serving ones as they were and no process or file behind."""
     monkeypatch.setattr("projections.rebuild.BATCH", 40)
     live_history(runner, ledger, clock, steps=120, seed=17, tenants=2)
     tables = projection_tables(projections)
@@ -278,3 +285,4 @@ def test_R_R1_a_failing_audit_worker_fails_the_rebuild_and_changes_nothing(
     assert tracking(store) == positions
     assert not any(name.endswith("_next") for name in table_names(store))
     assert [p for p in multiprocessing.active_children() if p.name.startswith("accessledger-rebuild")] == []
+    assert scratch_files(store) == []
