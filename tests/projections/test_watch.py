@@ -101,7 +101,10 @@ def test_r_z1_a_removal_projected_elsewhere_is_honoured_within_half_a_second(dat
         assert queries.check("globex", "olga", "leads.list", None, None, now)["allowed"]
         globex_entry = queries.cache._tenants.get("globex")
         bob_token = ledger.issue_token("acme", actor("bob")).values["token"]
-        projector.catch_up()
+        reached = projector.catch_up()
+        # Once the follower has heard of that batch: a token read before its NOTIFY arrives is not kept (the
+        # NOTIFY drops the tenant's entry), and a one-round-trip lookup often wins that race.
+        _wait_until(lambda: api_runner.watch.position >= reached)
         token_hash = hash_token(bob_token)
         _wait_until(lambda: queries.principal_for_token(token_hash) is not None)
         assert queries.peek_principal(token_hash) is not None
