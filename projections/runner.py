@@ -6,6 +6,7 @@ in-process and `accessledger project`) can never apply the same event twice (R-X
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import threading
@@ -102,17 +103,28 @@ def lock_tracking(tx: Tx, names: Sequence[str]) -> dict[str, int]:
     return {name: found.get(name, 0) for name in names}
 
 
-def advance_all(tx: Tx, moves: dict[str, tuple[int, int]]) -> None:
-    """`advance_tracking` for several projections (name → (old, new)) in one statement."""
-    if not moves:
-        return
-    cases = " ".join("WHEN ? THEN ?" for _ in moves)
-    matches = " OR ".join("(name = ? AND position = ?)" for _ in moves)
-    params: list[Any] = [x for name, (_, new) in moves.items() for x in (name, new)]
-    params += [x for name, (old, _) in moves.items() for x in (name, old)]
-    cursor = tx.execute(f"UPDATE {TRACKING_TABLE} SET position = CASE name {cases} END WHERE {matches}", params)
-    if cursor.rowcount != len(moves):
+def advance_all(tx: Tx, moves: dict[str, tuple[int, int]], then: Callable[[Tx], None] | None = None) -> None:
+    """`advance_tracking` for several projections (name → (old, new)) in one statement; `then` (the NOTIFY) is sent
+    with it, in one round trip on PostgreSQL."""
+    cursor = None
+    with pipelined(tx):
+        if moves:
+            cases = " ".join("WHEN ? THEN ?" for _ in moves)
+            matches = " OR ".join("(name = ? AND position = ?)" for _ in moves)
+            params: list[Any] = [x for name, (_, new) in moves.items() for x in (name, new)]
+            params += [x for name, (old, _) in moves.items() for x in (name, old)]
+            statement = f"UPDATE {TRACKING_TABLE} SET position = CASE name {cases} END WHERE {matches}"
+            cursor = tx.execute(statement, params)
+        if then is not None:
+            then(tx)
+    if cursor is not None and cursor.rowcount != len(moves):  # counted once the pipeline is synced
         raise StaleTracking(", ".join(moves))
+
+
+def pipelined(tx: Tx) -> Any:
+    """On PostgreSQL, statements that need no answer before the next go out together (psycopg's pipeline: a fetch
+    or the block's end waits for every answer); SQLite runs them as they come."""
+    return tx.conn.pipeline() if tx.kind == "postgresql" else contextlib.nullcontext()
 
 
 class _Behind(Exception):
@@ -257,10 +269,11 @@ class Runner:
         only the projection that cannot apply an event (R-X8)."""
         try:
             with self.store.transaction() as tx:
-                _durable_later(tx, self.replicated)
-                # One statement holds every tracking row and one moves them all: on PostgreSQL each statement is a
-                # round trip, and a command's answer waits for this transaction.
-                positions = lock_tracking(tx, [p.name for p in projections])
+                # One statement holds every tracking row and one moves them all: on PostgreSQL each round trip
+                # counts, as a command's answer waits for this transaction.
+                with pipelined(tx):
+                    _durable_later(tx, self.replicated)
+                    positions = lock_tracking(tx, [p.name for p in projections])
                 if min(positions.values(), default=after) < after:
                     raise _Behind  # the batch starts after `after`: applying it would skip events
                 moves = {}
@@ -270,8 +283,7 @@ class Runner:
                     if todo:
                         projection.process(tx, todo)
                         moves[projection.name] = (done, todo[-1].position)
-                advance_all(tx, moves)
-                then(tx)
+                advance_all(tx, moves, then)
         except Exception as exc:
             if transient(exc):
                 raise  # the database went away: the caller retries once it is back
