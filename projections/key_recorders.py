@@ -40,8 +40,12 @@ class _StagedKeys:
         staged = keys.take_staged() if keys is not None else {}
         if not staged:
             return super().insert_events(stored_events, **kwargs)  # type: ignore[misc]
-        notification_ids = super().insert_events(stored_events, person_keys=staged, **kwargs)  # type: ignore[misc]
         assert keys is not None
+        try:
+            notification_ids = super().insert_events(stored_events, person_keys=staged, **kwargs)  # type: ignore[misc]
+        except BaseException:
+            keys.not_stored(staged)
+            raise
         keys.stored(staged)  # committed with the events: this process may use them from now on
         return notification_ids
 

@@ -78,6 +78,12 @@ class KeyStore:
         self.generation = 0
         self.opened = OpenedValues()  # values opened with cached keys (domain.personal.open_with); dropped with them
         self._erasures_seen: int | None = None  # the erasure count when this process last looked
+        # SQLite: per tenant, every person that has a key (read once, then kept as keys are stored), so staging a new
+        # person's key needs no look-up. An answer gone stale (a key another process stored since) does no harm there:
+        # the recorder's plain INSERT of the key row fails on the primary key like a concurrent write, the tenant's
+        # list is dropped (`not_stored`) and the retry looks the key up. PostgreSQL's recorder skips a key row that
+        # is already there (see key_recorders), so there a new person's key is always looked up.
+        self._persons: dict[str, set[str]] = {}
 
     @property
     def store(self) -> ReadStore:
@@ -135,7 +141,29 @@ class KeyStore:
         with self._lock:
             if generation == self.generation:
                 self._cache[(tenant_id, person)] = key
+            self._persons.get(tenant_id, set()).add(person)
         return key
+
+    def _keyless(self, tenant_id: str, person: str) -> bool:
+        """True when the person is known to have no key in the tenant (SQLite only, see `_persons`)."""
+        if self.database.kind != "sqlite":
+            return False
+        persons = self._persons.get(tenant_id)
+        if persons is None:
+            generation = self.generation
+            try:
+                with self.store.autocommit() as tx:
+                    rows = tx.all(f"SELECT person FROM {TABLE} WHERE tenant_id = ?", (tenant_id,))
+            except Exception as exc:
+                if "no such table" not in str(exc):
+                    raise
+                rows = []
+            persons = {row["person"] for row in rows}
+            with self._lock:
+                if generation != self.generation:
+                    return False
+                persons = self._persons.setdefault(tenant_id, persons)
+        return person not in persons
 
     def remember(self, envelope: str, value: PersonalText, generation: int) -> None:
         """Keep a value opened with a key read at `generation`, unless keys were dropped since."""
@@ -153,7 +181,9 @@ class KeyStore:
         """The key to seal an event's personal field with: the stored one, or a new one that the event store's
         recorder inserts in the transaction that records the event (`take_staged`)."""
         staged = self._staging()
-        key = staged.get((tenant_id, person)) or self.key(tenant_id, person)
+        key = staged.get((tenant_id, person)) or self._cache.get((tenant_id, person))
+        if key is None and not self._keyless(tenant_id, person):
+            key = self.key(tenant_id, person)
         if key is None:
             self._ensure()  # once per process: a database `accessledger migrate` has not seen (tests, the demo)
             key = staged[(tenant_id, person)] = new_key()
@@ -169,6 +199,15 @@ class KeyStore:
         """The transaction holding `staged` committed: they are the persons' keys now."""
         with self._lock:
             self._cache.update(staged)
+            for tenant_id, person in staged:
+                self._persons.get(tenant_id, set()).add(person)
+
+    def not_stored(self, staged: Staged) -> None:
+        """The transaction that would have stored `staged` failed (maybe one of them exists already): look up the
+        tenants' keys again."""
+        with self._lock:
+            for tenant_id, _ in staged:
+                self._persons.pop(tenant_id, None)
 
     def discard_staged(self) -> None:
         """Forget keys staged for events that will not be recorded (a failed or abandoned save)."""
@@ -226,7 +265,9 @@ class KeyStore:
             self.opened.clear()  # erasure is rare: dropping every opened value is simpler than finding the person's
             if tenant_id is None or persons is None:
                 self._cache.clear()
+                self._persons.clear()
             else:
+                self._persons.pop(tenant_id, None)
                 for person in persons:
                     self._cache.pop((tenant_id, person), None)
 

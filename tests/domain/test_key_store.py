@@ -194,3 +194,29 @@ def test_R_L6_a_value_opened_with_a_key_read_before_an_erasure_is_not_remembered
     keys.remember(envelope, unseal(envelope, key), generation)
     assert envelope not in keys.opened
     assert _emails(ledger) == [ERASED, ERASED]
+
+
+def test_R_L6_a_key_stored_behind_this_processs_back_is_used_not_replaced(
+    opened: Opened, ledger: AccessLedger, database_url: str, clock: ManualClock, raw: ReadStore
+) -> None:
+    """R-L6: this process knows who had keys in the tenant when it added cem (on SQLite it keeps that list instead
+    of looking each new person up); another process then stores a key for zed (as a snapshot of a first-release
+    member does). Adding zed here seals his data under that stored key, never a second one of its own."""
+    _add(ledger, "cem", "cem@acme.example", "Cem")
+    other = AccessLedger(database_url, clock)
+    try:
+        stored = other.keys.key(TENANT, "user:zed", create=True)
+    finally:
+        other.close()
+    _add(ledger, "zed", "zed@acme.example", "Zed")
+    assert ledger.keys.key(TENANT, "user:zed") == stored
+    with raw.reader(raw=True) as tx:
+        rows = tx.all("SELECT person FROM person_keys WHERE tenant_id = ? AND person = ?", (TENANT, "user:zed"))
+    assert len(rows) == 1
+    fresh = AccessLedger(database_url, clock)  # reads every key from the key store
+    try:
+        events = fresh.repository.event_store.get(tenant_uuid(TENANT))
+        added = next(e for e in events if type(e).__name__ == "MemberAdded" and e.user_id == "zed")
+        assert (str(added.email), str(added.name)) == ("zed@acme.example", "Zed")
+    finally:
+        fresh.close()
