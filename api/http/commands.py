@@ -54,8 +54,10 @@ async def execute(
     call: Callable[[], CommandResult],
     shape: Shape,
     status: int = 200,
+    token_hash: str | None = None,
 ) -> Response:
     """Claim the Idempotency-Key, run `call`, catch the read side up, shape the answer and remember it.
+    `token_hash`: the caller's member token, looked up again for the cache once the command is projected.
 
     A recorded command is answered from its own result; when the read side cannot confirm it in time, the answer is
     503 `stale_read` with the command's `position`, which is never stored as the key's answer (R-X3, R-Z2)."""
@@ -74,7 +76,7 @@ async def execute(
         if stored is not None:
             return json_answer(stored.status, stored.body, stored.position, replayed=True)
     try:
-        result, shaped = await blocking(_run_and_shape, services, call, shape)
+        result, shaped = await blocking(_run_and_shape, services, call, shape, token_hash)
     except BaseException:
         if key is not None:
             await _settle(services.idempotency.release, scope, key)  # nothing was recorded (R-X2): retry runs it
@@ -102,16 +104,27 @@ async def execute(
 
 
 def _run_and_shape(
-    services: Services, call: Callable[[], CommandResult], shape: Shape
+    services: Services, call: Callable[[], CommandResult], shape: Shape, token_hash: str | None = None
 ) -> tuple[CommandResult, tuple[int, dict[str, Any] | None] | Exception]:
     """Run the command, then bring the read side to it and shape the answer, in one thread hop (each hop costs the
     event loop and the worker a GIL hand-off). An error after the command ran is handed back, not raised: the
-    command was recorded, so it is answered as such (R-Z2)."""
+    command was recorded, so it is answered as such (R-Z2).
+
+    Projecting the command dropped its tenant from the access cache, with the caller's token: it is read again
+    here, after the projection (a token the command revoked is not found), so the caller's next request is
+    admitted from memory instead of taking another hop for it."""
     result = call()
     try:
-        return result, _project_and_shape(services, result, shape)
+        shaped = _project_and_shape(services, result, shape)
     except Exception as exc:
         return result, exc
+    queries = services.queries
+    if token_hash is not None and shaped[1] is not None and queries.peek_principal(token_hash) is None:
+        try:
+            queries.principal_for_token(token_hash)
+        except Exception as exc:  # only a cache left cold: the next request looks the token up itself
+            log.debug("could not look the caller's token up again: %s", exc)
+    return result, shaped
 
 
 async def _finish(
@@ -164,4 +177,7 @@ async def tenant_command(
             "forbidden", "the operator has no command on a tenant other than opening it", missing_permission=permission
         )
     actor = access.actor()
-    return await execute(access.services, access.request, access.principal.scope, lambda: call(actor), shape, status)
+    principal = access.principal
+    return await execute(
+        access.services, access.request, principal.scope, lambda: call(actor), shape, status, principal.token_hash
+    )

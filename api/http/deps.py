@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeVar
 
 import anyio.to_thread
@@ -55,6 +55,7 @@ class Principal:
     user_id: str
     tenant_id: str | None = None
     token_id: str | None = None
+    token_hash: str | None = field(default=None, repr=False, compare=False)  # how the cache knows the token
 
     @property
     def is_operator(self) -> bool:
@@ -91,7 +92,7 @@ async def authenticate(services: Services, credentials: HTTPAuthorizationCredent
     )
     if not found:
         raise unauthenticated("unknown or revoked token")
-    return Principal("member", found["user_id"], found["tenant_id"], found.get("token_id"))
+    return Principal("member", found["user_id"], found["tenant_id"], found.get("token_id"), token_hash)
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
