@@ -215,10 +215,11 @@ class Runner:
             known = self.watch.position
             if until is not None and not self.stopped and known >= until:
                 return known  # projected while this thread waited for the lock: nothing to ask
-            # A command's own catch-up, a few events past what this process knows every projection reached: read on
-            # from there without asking the tracking table first (a round trip on PostgreSQL). The batch's
-            # transaction locks the tracking rows and refuses the batch if one stands before it (then they are read).
-            from_watch = until is not None and not self.stopped and until - known <= BATCH
+            # Read on from what this process knows every projection reached, without asking the tracking table
+            # first (a round trip on PostgreSQL, before a command's answer): the batch's transaction locks the
+            # tracking rows and refuses the batch if one stands before it (then they are read). Also when woken
+            # without a position: the projector thread often takes a command's batch before the command's thread.
+            from_watch = not self.stopped and (until is None or until - known <= BATCH)
             while True:
                 if from_watch:
                     from_watch = False
