@@ -201,9 +201,13 @@ def _build(app: Any, store: ReadStore, projections: list[Projection], progress: 
             if not batch:
                 break
             if mine and worker is None:  # forked once there is a batch to share
-                here, worker = others, rebuild_worker.Worker(app, store, mine, SUFFIX, _create_aside)
+                worker = rebuild_worker.Worker(app, store, mine, SUFFIX, _create_aside)
             if worker is not None:
-                worker.read(done, batch[-1].position)
+                # The last batch's changes are worked out here: the worker would only start them once the directory
+                # and the history are committed, and this process would wait for them idle.
+                last = target - batch[-1].position <= BATCH // 5
+                worker.read(done, batch[-1].position, feed=not last)
+                here = [p for p in projections if p in others or (last and p.name == "changes")]
             with store.transaction() as tx:
                 for projection in here:
                     projection.process(tx, batch, SUFFIX)

@@ -20,7 +20,9 @@ from __future__ import annotations
 import glob
 import multiprocessing
 import os
+import re
 import secrets
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import replace
@@ -41,9 +43,24 @@ SCRATCH = ".rebuild-worker-"  # SQLite: `<database file>.rebuild-worker-<random>
 
 def can_fork(store: ReadStore) -> bool:
     """True where a worker helps and can share the database: a second core, `fork` (the worker inherits the
-    application's decoder), and a database another process can open (not SQLite in memory)."""
+    application's decoder), a database another process can open (not SQLite in memory), and no thread that may be
+    inside a C library at the fork (see `_quiet_threads`)."""
     shared = store.kind == "postgresql" or store.database.path not in (None, "", ":memory:")
-    return shared and (os.cpu_count() or 1) >= 2 and "fork" in multiprocessing.get_all_start_methods()
+    forks = (os.cpu_count() or 1) >= 2 and "fork" in multiprocessing.get_all_start_methods()
+    return shared and forks and _quiet_threads()
+
+
+_POOL_THREAD = re.compile(r"pool-\d+-(worker-\d+|scheduler)")
+
+
+def _quiet_threads() -> bool:
+    """True when every other thread is one of psycopg_pool's, which wait in Python between their tasks. A fork
+    copies only the forking thread: a lock another thread held in a C library stays held in the child, and its
+    first call there never returns (seen: a thread reading SQLite during the fork left the worker's
+    `sqlite3.connect` waiting for good). `accessledger replay rebuild` has no other threads; a rebuild inside a
+    serving process builds in one process."""
+    me = threading.current_thread()
+    return all(t is me or _POOL_THREAD.fullmatch(t.name) for t in threading.enumerate())
 
 
 def split(projections: Sequence[Any]) -> tuple[list[Any], list[Any]]:
@@ -93,9 +110,10 @@ class Worker:
         child_end.close()
         self._unanswered = 0
 
-    def read(self, after: int, upto: int) -> None:
-        """The events after `after` up to `upto` are the next batch: read them and chain their entries."""
-        self._pipe.send(("read", after, upto))
+    def read(self, after: int, upto: int, feed: bool = True) -> None:
+        """The events after `after` up to `upto` are the next batch: read them and chain their entries (and, with
+        `feed`, work out their changes once `committed`: otherwise the rebuild does)."""
+        self._pipe.send(("read", after, upto, feed))
 
     def committed(self) -> None:
         """The directory and the history hold the batch handed over last: write its entries and changes."""
@@ -168,6 +186,7 @@ def _serve(
     changes = [p for p in projections if p.tables[0] == CHANGES_TABLE]
     batch: Sequence[Any] = ()
     entries: list[Any] = []
+    with_feed = True
     failed: str | None = None  # a read's failure, answered at the batch's `committed`
     try:
         while True:
@@ -179,14 +198,14 @@ def _serve(
                 return
             try:
                 if message[0] == "read":
-                    _, after, upto = message
+                    _, after, upto, with_feed = message
                     batch = read_batch(store, app, after, upto - after, upto)
                     with store.autocommit() as tx:  # each tenant's last hash: only this worker writes its trail
                         entries = audit[0].rows(tx, batch, suffix) if audit else []
                     continue
                 if failed is None:
                     with store.autocommit() as tx:
-                        feed = changes[0].rows(tx, batch, suffix) if changes else []
+                        feed = changes[0].rows(tx, batch, suffix) if changes and with_feed else []
                     with _writing(store, scratch) as tx:
                         insert_rows(tx, AUDIT_TABLE + suffix, STORED, entries)
                         insert_rows(tx, CHANGES_TABLE + suffix, CHANGE_COLUMNS, feed)
@@ -206,6 +225,9 @@ def _own_store(
     if scratch is None:
         return ReadStore(parent_store.database, pool_size=1)
     store = ReadStore(replace(parent_store.database, url=f"sqlite:///{scratch}", path=scratch), pool_size=1)
+    with store.autocommit() as tx:  # a scratch file: nothing to recover after a crash (the rebuild starts over)
+        tx.execute("PRAGMA journal_mode=MEMORY")
+        tx.execute("PRAGMA synchronous=OFF")
     with _writing(store, scratch) as tx:  # before the attach: no statement here can reach the database's tables
         create_aside(tx, projections)
     with store.autocommit() as tx:

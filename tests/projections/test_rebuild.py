@@ -286,3 +286,19 @@ def test_R_R1_a_failing_worker_fails_the_rebuild_and_changes_nothing(
     assert not any(name.endswith("_next") for name in table_names(store))
     assert [p for p in multiprocessing.active_children() if p.name.startswith("accessledger-rebuild")] == []
     assert scratch_files(store) == []
+
+
+def test_R_R1_no_worker_is_forked_beside_another_thread(store) -> None:
+    """R-R1 (issue 17): a fork copies only the forking thread, so a lock another thread held in a C library (SQLite
+    reading, say) would stay held in the worker for good: with a thread of the application's own running, the rebuild
+    builds in one process."""
+    from projections.rebuild_worker import can_fork
+
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait, name="reader")
+    other.start()
+    try:
+        assert can_fork(store) is False
+    finally:
+        stop.set()
+        other.join()
