@@ -48,7 +48,7 @@ class ProjectionDecoder:
             known = self._classes[topic] = (cls, {}, getattr(cls, "class_version", 1))
         cls, convertors, class_version = known
         try:
-            event_state = self._revive(orjson.loads(state))
+            event_state = self._revive_top(orjson.loads(state), state.count(b'"_type_"'))
         except (orjson.JSONDecodeError, TypeError):  # e.g. NaN or a huge integer: json reads what orjson refuses
             event_state = self.mapper.transcoder.decode(state)
         id_type = type(originator_id)
@@ -64,6 +64,22 @@ class ProjectionDecoder:
         event = object.__new__(cls)
         object.__setattr__(event, "__dict__", event_state)
         return event
+
+    def _revive_top(self, state: dict[str, Any], transcoded: int) -> Any:
+        """The event's state with its transcoded values decoded. Most events hold transcoded values only at the
+        top level (their instants): once the top level has as many as the raw JSON names (`transcoded`), nothing
+        below it needs a walk (an assignment's list of ids, a plan)."""
+        if type(state) is not dict:
+            return self._revive(state)
+        names = self.names
+        found = 0
+        for key, item in state.items():
+            if type(item) is dict and len(item) == 2 and "_type_" in item and type(item.get("_data_")) is str:
+                state[key] = names[item["_type_"]].decode(item["_data_"])
+                found += 1
+        if found == transcoded:
+            return state
+        return self._revive(state)
 
     def _revive(self, value: Any) -> Any:
         """Transcoded values decoded innermost first, as the json object hook does. A transcoded scalar (a datetime,

@@ -185,6 +185,8 @@ def _public_json(event: Any) -> dict[str, Any]:
             out[name] = value.envelope
         elif kind is datetime:
             out[name] = value.isoformat().replace("+00:00", "Z")  # as to_json_value writes it
+        elif kind is list and all(type(item) is str for item in value):
+            out[name] = list(value)  # to_json_value's copy, without a call per item (the ids a batch assigns)
         else:
             value = to_json_value(value)
             out[name] = stored_form(value) if kind is dict else value
