@@ -15,6 +15,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -82,15 +83,43 @@ def seal(key: bytes, tenant_id: str, person: str, value: str) -> PersonalText:
     return PersonalText(value, envelope, digest)
 
 
+# What `seal` writes: a tenant id (no colon), a person (user ids may hold colons), a SHA-256 digest, and base64 of
+# nonce ‖ AES-GCM(salt ‖ value) ‖ tag (at least 44 bytes). Text that starts with PREFIX but is not of this shape is
+# clear text (a store written before the prefix was reserved may hold some): every reader treats it alike.
+_SHAPE = re.compile(
+    r"pd1:([^:]+):(.+):([0-9a-f]{64}):((?:[A-Za-z0-9_-]{4}){14,}(?:[A-Za-z0-9_-]{2}==|[A-Za-z0-9_-]{3}=)?)",
+    re.DOTALL,
+)
+
+
+def envelope_parts(value: Any) -> tuple[str, str, str, str] | None:
+    """(tenant, person, digest, sealed) of an envelope; None for anything else, `pd1:`-prefixed clear text too."""
+    if not isinstance(value, str) or not value.startswith(PREFIX):
+        return None
+    shape = _SHAPE.fullmatch(value)
+    return None if shape is None else shape.groups()  # type: ignore[return-value]
+
+
 def is_envelope(value: Any) -> bool:
-    return isinstance(value, str) and value.startswith(PREFIX)
+    """True for an envelope as `seal` writes it (not for clear text that merely starts with PREFIX)."""
+    return envelope_parts(value) is not None
 
 
 def parts(envelope: str) -> tuple[str, str, str, str]:
-    """(tenant, person, digest, sealed) of an envelope (tenant ids hold no colon; user ids may)."""
-    tenant_id, rest = envelope[len(PREFIX) :].split(":", 1)
-    person, digest, sealed = rest.rsplit(":", 2)
-    return tenant_id, person, digest, sealed
+    """(tenant, person, digest, sealed) of an envelope; ValueError for anything else."""
+    found = envelope_parts(envelope)
+    if found is None:
+        raise ValueError("not a personal-data envelope")
+    return found
+
+
+def hashed_text(value: str) -> str:
+    """What the audit hashes for a string: `sha256:<digest>` of an envelope, any other text as it is."""
+    if value.startswith(PREFIX):
+        shape = _SHAPE.fullmatch(value)
+        if shape is not None:
+            return DIGEST_PREFIX + shape.group(3)
+    return value
 
 
 _ciphers: dict[bytes, AESGCM] = {}
@@ -142,7 +171,7 @@ def hashed_form(value: Any) -> Any:
     # `_walk` with the leaf written in: every sealed audit entry passes here when it is chained or verified.
     kind = type(value)
     if kind is str:
-        return DIGEST_PREFIX + parts(value)[2] if value.startswith(PREFIX) else value
+        return hashed_text(value) if value.startswith(PREFIX) else value
     if kind is dict:
         return {k: hashed_form(v) for k, v in value.items()}
     if kind is list:
@@ -151,8 +180,8 @@ def hashed_form(value: Any) -> Any:
         return DIGEST_PREFIX + value.digest
     if isinstance(value, (dict, list)):
         return _walk(value, hashed_form)
-    if is_envelope(value):
-        return DIGEST_PREFIX + parts(value)[2]
+    if isinstance(value, str):
+        return hashed_text(value)
     return value
 
 
@@ -195,8 +224,8 @@ def personal_paths(value: Any, prefix: str = "") -> dict[str, str]:
     if isinstance(value, dict):
         for k, v in value.items():
             found.update(personal_paths(v, f"{prefix}{k}."))
-    elif is_envelope(value):
-        found[prefix[:-1]] = DIGEST_PREFIX + parts(value)[2]
+    elif (envelope := envelope_parts(value)) is not None:
+        found[prefix[:-1]] = DIGEST_PREFIX + envelope[2]
     return found
 
 

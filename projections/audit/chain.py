@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 import rfc8785
 
-from domain.personal import DIGEST_PREFIX, PREFIX, PersonalText, hashed_form, parts, stored_form
+from domain.personal import DIGEST_PREFIX, PREFIX, PersonalText, envelope_parts, hashed_form, stored_form
 from domain.tenant.events import subject_of
 from domain.tenant.metadata import public_data, to_json_value
 from projections.eventstore import Recorded
@@ -115,6 +115,13 @@ def _scalar_json(value: Any) -> str:
 _OPENING = f'"{PREFIX}'
 
 
+def _canonical_int(digits: str) -> int | float:
+    """An integer of canonical JSON read back: beyond ±2^53 it can only have been written for a float (RFC 8785
+    refuses such integers), so it is read as the float it was, which writes the same digits again."""
+    number = int(digits)
+    return number if -_SAFE_INT < number < _SAFE_INT else float(number)
+
+
 def hashed_json(data_json: str) -> str:
     """`canonical_json(hashed_form(json.loads(data_json)))` for the canonical JSON of an object: each envelope is
     replaced by its digest in the text, without parsing and writing the data again (issue 15: that was most of what
@@ -130,10 +137,12 @@ def hashed_json(data_json: str) -> str:
         # A string value of its own: its quote opens a string (inside a string every quote is escaped, and follows
         # a backslash), it is no key (no `:` after it), and it holds no escaped character.
         if data_json[start - 1] not in "{[,:" or data_json[end + 1] == ":" or "\\" in text:
-            return canonical_json(hashed_form(json.loads(data_json))).decode()
-        pieces += (data_json[done:start], '"', DIGEST_PREFIX, parts(text)[2], '"')
-        done = end + 1
-        start = data_json.find(_OPENING, done)
+            return canonical_json(hashed_form(json.loads(data_json, parse_int=_canonical_int))).decode()
+        envelope = envelope_parts(text)
+        if envelope is not None:  # else clear text that merely starts with the prefix: hashed as it is
+            pieces += (data_json[done:start], '"', DIGEST_PREFIX, envelope[2], '"')
+            done = end + 1
+        start = data_json.find(_OPENING, end + 1)
     pieces.append(data_json[done:])
     return "".join(pieces)
 
