@@ -10,10 +10,12 @@ audit hash (which covers digests, not values) stay what they were.
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
 from eventsourcing.persistence import Mapper, StoredEvent
 
+from domain.errors import validation
 from domain.personal import (
     PREFIX,
     KeyProvider,
@@ -38,6 +40,7 @@ _FIELDS: dict[str, tuple[tuple[str, ...], str]] = {
     "InvitationExpired": (("email",), "invitation"),
 }
 _MARK = PREFIX.encode()
+_OPENING = b'"' + _MARK  # how any JSON string (or key) that starts with the prefix is written
 # Event type → the fields that may hold an envelope: exactly what `_seal_event` seals, so reading looks at those
 # only instead of testing every field of every event (issue 15: that scan was most of sealing's read cost).
 _SEALED: dict[str, tuple[str, ...]] = {name: (*fields, "caller_reason") for name, (fields, _) in _FIELDS.items()}
@@ -61,28 +64,63 @@ class PersonalDataMapper(Mapper):
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
         keys = self.keys
-        if keys is None:
-            return super().to_stored_event(domain_event)
         name = type(domain_event).__name__
         original = domain_event.__dict__
         state = dict(original)
         tenant_id = state.get("tenant_id")
-        if name == "Snapshot":
+        envelopes: list[str] = []
+        if keys is None:
+            pass
+        elif name == "Snapshot":
             state["state"] = self._seal_snapshot(keys, dict(state["state"]))
         elif tenant_id:
-            self._seal_event(keys, name, tenant_id, state)
+            self._seal_event(keys, name, tenant_id, state, envelopes)
         if state == original:
-            return super().to_stored_event(domain_event)
-        # Map a shallow copy so the event in memory (and the aggregate that applied it) keeps its clear values.
-        sealed = object.__new__(type(domain_event))
-        object.__setattr__(sealed, "__dict__", state)
-        return super().to_stored_event(sealed)
+            stored = super().to_stored_event(domain_event)
+        else:
+            # Map a shallow copy so the event in memory (and the aggregate that applied it) keeps its clear values.
+            sealed = object.__new__(type(domain_event))
+            object.__setattr__(sealed, "__dict__", state)
+            stored = super().to_stored_event(sealed)
+        if name != "Snapshot":  # a snapshot holds only what recorded events held
+            self._refuse_reserved_text(stored, state, envelopes)
+        return stored
 
-    def _seal_value(self, keys: KeyProvider, tenant_id: str, person: str, value: Any, event: bool = True) -> Any:
-        if not isinstance(value, str) or is_envelope(value):
+    def _refuse_reserved_text(self, stored: StoredEvent, state: dict[str, Any], envelopes: list[str]) -> None:
+        """R-L6: text a caller wrote may not start with PREFIX, or a reader would take it for an envelope. Each
+        string (or key) that starts with it is written `"pd1:`, so counting those in the stored bytes (C speed)
+        against the envelopes sealed here clears nearly every event; only a mismatch walks the state."""
+        raw = stored.state
+        if self.compressor is not None or self.cipher is not None:
+            raw = self.transcoder.encode(state)
+        if raw.count(_OPENING) == len(envelopes):
+            return
+        path = _reserved_path(json.loads(raw), set(envelopes))
+        if path is not None:
+            detail = (
+                f"{_field_name(path)} may not begin with {PREFIX!r}: that prefix is reserved for sealed personal data"
+            )
+            raise validation(detail, _location(path))
+
+    def _seal_value(
+        self,
+        keys: KeyProvider,
+        tenant_id: str,
+        person: str,
+        value: Any,
+        envelopes: list[str] | None = None,
+    ) -> Any:
+        if not isinstance(value, str):
             return value
         if isinstance(value, PersonalText) and (value.erased or parts(value.envelope)[:2] == (tenant_id, person)):
+            if envelopes is not None:
+                envelopes.append(value.envelope)
             return value.envelope  # read back and stored again for the same person: the same envelope
+        if type(value) is str and value.startswith(PREFIX):
+            return (
+                value  # no text of a caller's is sealed as it stands: the event is refused (an old snapshot's is kept)
+            )
+        event = envelopes is not None
         stage = getattr(keys, "stage", None) if event else None
         generation = keys.generation
         # An event's new key is staged: the recorder stores it in the transaction that records the event.
@@ -91,23 +129,28 @@ class PersonalDataMapper(Mapper):
         sealed = seal(key, tenant_id, person, str(value))
         # The next command reloads this event: it reads the text it sealed instead of decrypting it again.
         keys.remember(sealed.envelope, sealed, generation)
+        if envelopes is not None:
+            envelopes.append(sealed.envelope)
         return sealed.envelope
 
-    def _seal_event(self, keys: KeyProvider, name: str, tenant_id: str, state: dict[str, Any]) -> None:
+    def _seal_event(
+        self, keys: KeyProvider, name: str, tenant_id: str, state: dict[str, Any], envelopes: list[str]
+    ) -> None:
+        """Seal the event's personal fields in `state`, listing in `envelopes` each envelope written."""
         if name == "TenantOpened":
             owner = dict(state["owner"])
             person = person_of_user(owner["user_id"])
             for field in ("email", "name"):
-                owner[field] = self._seal_value(keys, tenant_id, person, owner[field])
+                owner[field] = self._seal_value(keys, tenant_id, person, owner[field], envelopes)
             state["owner"] = owner
         fields, whose = _FIELDS.get(name, ((), "user"))
         person = _person(state, whose)
         if person is not None:
             for field in fields:
-                state[field] = self._seal_value(keys, tenant_id, person, state[field])
+                state[field] = self._seal_value(keys, tenant_id, person, state[field], envelopes)
         reason_person = person_of_user(state["user_id"]) if state.get("user_id") else person
         if state.get("caller_reason") and reason_person is not None and name not in _CLEAR_REASON:
-            state["caller_reason"] = self._seal_value(keys, tenant_id, reason_person, state["caller_reason"])
+            state["caller_reason"] = self._seal_value(keys, tenant_id, reason_person, state["caller_reason"], envelopes)
 
     def _seal_snapshot(self, keys: KeyProvider, state: dict[str, Any]) -> dict[str, Any]:
         tenant_id = state.get("tenant_id")
@@ -118,14 +161,14 @@ class PersonalDataMapper(Mapper):
             person = person_of_user(user_id)
             members[user_id] = dataclasses.replace(
                 member,
-                email=self._seal_value(keys, tenant_id, person, member.email, event=False),
-                name=self._seal_value(keys, tenant_id, person, member.name, event=False),
+                email=self._seal_value(keys, tenant_id, person, member.email),
+                name=self._seal_value(keys, tenant_id, person, member.name),
             )
         invitations = {}
         for invitation_id, invitation in (state.get("invitations") or {}).items():
             person = person_of_invitation(invitation_id)
             invitations[invitation_id] = dataclasses.replace(
-                invitation, email=self._seal_value(keys, tenant_id, person, invitation.email, event=False)
+                invitation, email=self._seal_value(keys, tenant_id, person, invitation.email)
             )
         state["members"], state["invitations"] = members, invitations
         return state
@@ -153,7 +196,10 @@ class PersonalDataMapper(Mapper):
             value = state.get(field)
             if type(value) is str and value.startswith(PREFIX):
                 known = opened.get(value)
-                state[field] = known if known is not None else self.open(value)
+                if known is not None:
+                    state[field] = known
+                elif is_envelope(value):  # else clear text that merely starts with the prefix (an old store's)
+                    state[field] = self.open(value)
             elif field == "owner" and isinstance(value, dict):
                 state[field] = {k: self.open(v) if is_envelope(v) else v for k, v in value.items()}
         return event
@@ -161,3 +207,37 @@ class PersonalDataMapper(Mapper):
     def open(self, envelope: str) -> PersonalText:
         """The value of an envelope (`[erased]` when the person's key is gone)."""
         return open_with(self.keys, envelope)
+
+
+def _reserved_path(value: Any, envelopes: set[str], path: tuple[str, ...] = ()) -> tuple[str, ...] | None:
+    """The path of the first string or key in a JSON value that starts with PREFIX and is none of `envelopes`."""
+    if isinstance(value, str):
+        return path if value.startswith(PREFIX) and value not in envelopes else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key.startswith(PREFIX):
+                return (*path, key)
+            found = _reserved_path(item, envelopes, (*path, key))
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _reserved_path(item, envelopes, (*path, str(index)))
+            if found is not None:
+                return found
+    return None
+
+
+def _field_name(path: tuple[str, ...]) -> str:
+    """A stored field as the caller named it: the reason is the X-Reason header; transcodings' wrappers dropped."""
+    names = [name for name in path if name not in ("_type_", "_data_")]
+    if names[:1] == ["caller_reason"]:
+        return "the reason"
+    return ".".join(names) or "a key"
+
+
+def _location(path: tuple[str, ...]) -> tuple[str, ...]:
+    names = tuple(name for name in path if name not in ("_type_", "_data_"))
+    if names[:1] == ("caller_reason",):
+        return ("header", "X-Reason")
+    return ("body", *names)
