@@ -15,7 +15,6 @@ import base64
 import hashlib
 import json
 import os
-import re
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -83,21 +82,32 @@ def seal(key: bytes, tenant_id: str, person: str, value: str) -> PersonalText:
     return PersonalText(value, envelope, digest)
 
 
-# What `seal` writes: a tenant id (no colon), a person (user ids may hold colons), a SHA-256 digest, and base64 of
-# nonce ‖ AES-GCM(salt ‖ value) ‖ tag (at least 44 bytes). Text that starts with PREFIX but is not of this shape is
-# clear text (a store written before the prefix was reserved may hold some): every reader treats it alike.
-_SHAPE = re.compile(
-    r"pd1:([^:]+):(.+):([0-9a-f]{64}):((?:[A-Za-z0-9_-]{4}){14,}(?:[A-Za-z0-9_-]{2}==|[A-Za-z0-9_-]{3}=)?)",
-    re.DOTALL,
-)
+# What `seal` writes: a tenant id (no colon), a person (user ids may hold colons), a SHA-256 digest in hex, and
+# base64url of nonce ‖ AES-GCM(salt ‖ value) ‖ tag (at least 56 characters). Text that starts with PREFIX but is
+# not of this shape is clear text (a store written before the prefix was reserved may hold some): every reader
+# treats it alike. Checked with bytes.translate rather than a regular expression: a third of the time, and the
+# audit checks every envelope it hashes (a rebuild hashes every sealed event again).
+_HEX = b"0123456789abcdef"
+_BASE64URL = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 
 def envelope_parts(value: Any) -> tuple[str, str, str, str] | None:
     """(tenant, person, digest, sealed) of an envelope; None for anything else, `pd1:`-prefixed clear text too."""
     if not isinstance(value, str) or not value.startswith(PREFIX):
         return None
-    shape = _SHAPE.fullmatch(value)
-    return None if shape is None else shape.groups()  # type: ignore[return-value]
+    tenant_id, _, rest = value[len(PREFIX) :].partition(":")
+    pieces = rest.rsplit(":", 2)
+    if not tenant_id or len(pieces) != 3 or not pieces[0]:
+        return None
+    person, digest, sealed = pieces
+    if len(digest) != 64 or not digest.isascii() or digest.encode().translate(None, _HEX):
+        return None
+    body = sealed.rstrip("=")
+    if len(sealed) < 56 or len(sealed) % 4 or len(sealed) - len(body) > 2 or not body.isascii():
+        return None
+    if body.encode().translate(None, _BASE64URL):
+        return None
+    return tenant_id, person, digest, sealed
 
 
 def is_envelope(value: Any) -> bool:
@@ -115,11 +125,8 @@ def parts(envelope: str) -> tuple[str, str, str, str]:
 
 def hashed_text(value: str) -> str:
     """What the audit hashes for a string: `sha256:<digest>` of an envelope, any other text as it is."""
-    if value.startswith(PREFIX):
-        shape = _SHAPE.fullmatch(value)
-        if shape is not None:
-            return DIGEST_PREFIX + shape.group(3)
-    return value
+    envelope = envelope_parts(value)
+    return value if envelope is None else DIGEST_PREFIX + envelope[2]
 
 
 _ciphers: dict[bytes, AESGCM] = {}
