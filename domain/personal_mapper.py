@@ -69,11 +69,9 @@ class PersonalDataMapper(Mapper):
         state = dict(original)
         tenant_id = state.get("tenant_id")
         envelopes: list[str] = []
-        if keys is None:
-            pass
-        elif name == "Snapshot":
+        if keys is not None and name == "Snapshot":
             state["state"] = self._seal_snapshot(keys, dict(state["state"]))
-        elif tenant_id:
+        elif keys is not None and tenant_id:
             self._seal_event(keys, name, tenant_id, state, envelopes)
         if state == original:
             stored = super().to_stored_event(domain_event)
@@ -110,6 +108,8 @@ class PersonalDataMapper(Mapper):
         value: Any,
         envelopes: list[str] | None = None,
     ) -> Any:
+        """The envelope to store for `value`, listed in an event's `envelopes` (None: a snapshot's value, whose new
+        key is stored at once instead of staged)."""
         if not isinstance(value, str):
             return value
         if isinstance(value, PersonalText) and (value.erased or parts(value.envelope)[:2] == (tenant_id, person)):
@@ -117,9 +117,9 @@ class PersonalDataMapper(Mapper):
                 envelopes.append(value.envelope)
             return value.envelope  # read back and stored again for the same person: the same envelope
         if type(value) is str and value.startswith(PREFIX):
-            return (
-                value  # no text of a caller's is sealed as it stands: the event is refused (an old snapshot's is kept)
-            )
+            # Stored as it stands, never as if it were sealed: an event holding it is refused, an old store's text
+            # stays clear text in a snapshot.
+            return value
         event = envelopes is not None
         stage = getattr(keys, "stage", None) if event else None
         generation = keys.generation
