@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from domain.errors import not_found
-from projections.history.projection import SOURCE_KINDS
+from projections.history.rows import SOURCE_KINDS
 from projections.queries.below import AT_INSTANT, plain, widen_listings
 from projections.queries.decide import Holding, decide, decision, holding_of, listings
 from projections.values import iso, ts

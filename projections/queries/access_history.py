@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from projections.history.projection import NON_OVERLAPPING
+from projections.history.rows import NON_OVERLAPPING
 from projections.queries.decide import Holding, holding_of
 from projections.values import parse_ts
 

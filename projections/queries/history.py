@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from projections.history.projection import RESTRICTION
+from projections.history.rows import RESTRICTION
 from projections.queries.access import assignment_at, closed_at, closing, lineage_at, managers_at
 from projections.values import iso
 
