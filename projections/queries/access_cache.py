@@ -22,6 +22,7 @@ from projections.db import ReadStore
 from projections.queries.access import access_position, closing, holdings_at, role_at, tenant_row
 from projections.queries.access_history import Assignments, Chains, MemberHistory
 from projections.queries.cache_budget import ENTRY_BYTES, TenantLru, weigh
+from projections.queries.cache_place import CachedPlace, NotInMemory
 from projections.queries.decide import Holding, Place, decide, decision
 from projections.values import parse_ts, ts
 from projections.watch import PositionWatch, Tenants
@@ -290,7 +291,7 @@ class AccessCache:
             return None
         try:
             return self._answer(entry, position, user_id, permission, resource, instant, as_of, memory_only=True)
-        except _NotInMemory:
+        except NotInMemory:
             return None
 
     def peek_status(self, tenant_id: str, now: datetime) -> str | None:
@@ -335,7 +336,7 @@ class AccessCache:
             if history is TOO_LONG and entry.ever_members is not None and user_id not in entry.ever_members:
                 return None
             if history is TOO_LONG:
-                raise _NotInMemory
+                raise NotInMemory
         else:
             history = self.member(entry, user_id)
         if history is TOO_LONG:
@@ -350,7 +351,7 @@ class AccessCache:
 
     def place(self, entry: TenantEntry, resource: tuple[str, str], instant: datetime, state: Any = None) -> Place:
         """Where `resource` sits at `instant` (read when first asked, unless its ResourceState is given)."""
-        return _Place(self, entry, resource, instant, False, state)
+        return CachedPlace(self, entry, resource, instant, False, state)
 
     def _answer(
         self,
@@ -368,56 +369,6 @@ class AccessCache:
         standing = self.standing(entry, user_id, permission, instant, memory_only)
         if standing is None:
             return decision(False, None, "not_a_member", [], as_of, position)
-        place = None if resource is None else _Place(self, entry, resource, instant, memory_only)
+        place = None if resource is None else CachedPlace(self, entry, resource, instant, memory_only)
         allowed, scope, reason, via, restriction_id = decide(user_id, permission, resource, standing[1], place)
         return decision(allowed, scope, reason, via, as_of, position, restriction_id)
-
-
-class _Place:
-    """Where a resource sits at an instant, from the entry (`projections.queries.decide.Place`)."""
-
-    def __init__(
-        self,
-        cache: AccessCache,
-        entry: TenantEntry,
-        resource: tuple[str, str],
-        instant: datetime,
-        memory_only: bool,
-        state: ResourceState | None = None,
-    ) -> None:
-        self.cache = cache
-        self.entry = entry
-        self.key = resource
-        self.instant = instant
-        self.memory_only = memory_only
-        self._state = state
-
-    def _resource(self) -> ResourceState:
-        if self._state is None:
-            found = self.entry.resources.get(self.key)
-            if found is None:
-                if self.memory_only:
-                    raise _NotInMemory
-                found = self.cache.resource(self.entry, self.key)
-            self._state = found
-        return self._state
-
-    def assignee(self) -> str | None:
-        return self._resource()[0].assignee_at(self.instant)
-
-    def lineage(self) -> frozenset:
-        return self._resource()[1].above_at(self.instant)
-
-    def manages(self, user_id: str, member_id: str) -> bool:
-        if user_id == member_id or user_id == self.entry.owner_id:
-            return True
-        chains = self.entry.managers.get(member_id)
-        if chains is None:
-            if self.memory_only:
-                raise _NotInMemory
-            chains = self.cache.managers(self.entry, member_id)
-        return user_id in chains.above_at(self.instant)
-
-
-class _NotInMemory(Exception):
-    """A memory-only answer would need the database."""
