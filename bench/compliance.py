@@ -19,6 +19,7 @@ from replay.what_if import run_assertions, run_what_if
 
 WHAT_IF_EVENTS = 100_000
 ASSERTIONS = 1_000
+BLOCK = 10  # add+remove pairs per side in a row
 
 
 def expected(sizes: Sizes) -> list[tuple[str, str, str]]:
@@ -79,10 +80,14 @@ def run(db: DbRun) -> None:
     _pairs(db, sealed_tenant, 3, "w", True)
     _pairs(db, clear_tenant, 3, "w", False)
     sealed, clear = [], []
-    for half in ("a", "b"):  # interleaved, so a noisy neighbour hurts both sides alike
-        sealed += _pairs(db, sealed_tenant, count // 2, half, True)
-        clear += _pairs(db, clear_tenant, count // 2, half, False)
-    ours, base = 2 / statistics.fmean(sealed), 2 / statistics.fmean(clear)
+    # Short blocks taken in turn, each side first every other time, and the median pair: a noisy neighbour's
+    # pauses (a checkpoint, another process) fall on both sides alike and do not drag either mean.
+    blocks = max(2, count // BLOCK)
+    for block in range(blocks):
+        sides = [(sealed, sealed_tenant, True), (clear, clear_tenant, False)]
+        for spent, tenant_id, sealing in sides if block % 2 == 0 else sides[::-1]:
+            spent += _pairs(db, tenant_id, count // blocks, f"b{block}", sealing)
+    ours, base = 2 / statistics.median(sealed), 2 / statistics.median(clear)
     db.services.runner.catch_up()
     rebuilt_sealed, rebuilt_clear = _rebuild_rate(db, sealed_tenant), _rebuild_rate(db, clear_tenant)
     log(f"{db.kind}: sealed {ours:,.0f} cmd/s vs clear {base:,.0f}; rebuild {rebuilt_sealed:,.0f}/{rebuilt_clear:,.0f}")
@@ -97,7 +102,8 @@ def run(db: DbRun) -> None:
             "ratio ≥ 0.85",
             ours >= 0.85 * base,
             ours / base,
-            f"{2 * len(sealed)} commands each; the clear side stores e-mail, name and reason unsealed",
+            f"{2 * len(sealed)} commands each, median pair, in blocks of {BLOCK} taken in turn; the clear side stores "
+            "e-mail, name and reason unsealed",
         )
     )
     db.add(
