@@ -186,23 +186,27 @@ class PersonalDataMapper(Mapper):
                 for record in [*(inner.get("members") or {}).values(), *(inner.get("invitations") or {}).values()]:
                     for field in ("email", "name"):
                         value = getattr(record, field, None)
-                        if is_envelope(value):
-                            setattr(record, field, self.open(value))
+                        if type(value) is str and value.startswith(PREFIX):
+                            setattr(record, field, self._opened(value))
             return event
         # Only the few fields `_seal_event` seals can hold an envelope: looking at them is cheaper than searching the
         # stored bytes for one, and a value opened before is one look-up (issue 15: a command reloads ~50 events).
-        opened = keys.opened
         for field in _SEALED.get(name, _REASON):
             value = state.get(field)
             if type(value) is str and value.startswith(PREFIX):
-                known = opened.get(value)
-                if known is not None:
-                    state[field] = known
-                elif is_envelope(value):  # else clear text that merely starts with the prefix (an old store's)
-                    state[field] = self.open(value)
+                state[field] = self._opened(value)
             elif field == "owner" and isinstance(value, dict):
                 state[field] = {k: self.open(v) if is_envelope(v) else v for k, v in value.items()}
         return event
+
+    def _opened(self, value: str) -> str:
+        """A prefixed value read back: the value opened before (one look-up, no shape check: a snapshot holds every
+        member's e-mail and name), else the envelope opened, else clear text that merely starts with the prefix (an
+        old store's)."""
+        known = self.keys.opened.get(value) if self.keys is not None else None
+        if known is not None:
+            return known
+        return self.open(value) if is_envelope(value) else value
 
     def open(self, envelope: str) -> PersonalText:
         """The value of an envelope (`[erased]` when the person's key is gone)."""
