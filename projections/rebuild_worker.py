@@ -50,6 +50,16 @@ def can_fork(store: ReadStore) -> bool:
     return shared and forks and _quiet_threads()
 
 
+def _settle_pools(app: Any, store: ReadStore) -> None:
+    """Wait until the psycopg pools hold the connections they open at start. Their threads then wait in Python for
+    the next task; one still connecting at the fork could leave a libpq or OpenSSL lock held in the worker."""
+    datastore = getattr(getattr(app, "recorder", None), "datastore", None)
+    for pool in (getattr(store, "_pool", None), getattr(datastore, "pool", None)):
+        if pool is not None:
+            with suppress(Exception):  # a pool not opened (or closed) has no thread to wait for
+                pool.wait(timeout=5.0)
+
+
 _POOL_THREAD = re.compile(r"pool-\d+-(worker-\d+|scheduler)")
 
 
@@ -98,6 +108,7 @@ class Worker:
         self.scratch = None
         if store.kind == "sqlite":
             self.scratch = f"{store.database.path}{SCRATCH}{secrets.token_hex(4)}"
+        _settle_pools(app, store)
         context = multiprocessing.get_context("fork")
         self._pipe, child_end = context.Pipe()
         self._process = context.Process(
