@@ -148,6 +148,23 @@ class Runtime:
 
 
 @dataclass
+class Stall:
+    """How long a position has stood below its target without advancing, as seen by successive probes."""
+
+    mark: tuple[int, float] | None = None  # (position, since when it has stood there)
+
+    def seconds(self, target: int, reached: int) -> float:
+        """Seconds `reached` has stood below `target` without advancing (0 when it is not below)."""
+        if reached >= target:
+            self.mark = None
+            return 0.0
+        now = time.monotonic()
+        if self.mark is None or reached > self.mark[0]:
+            self.mark = (reached, now)
+        return now - self.mark[1]
+
+
+@dataclass
 class Services(Runtime):
     """A serving process's Runtime plus idempotency, metrics and background work; routes reach it through deps."""
 
@@ -157,29 +174,9 @@ class Services(Runtime):
     threads: list[threading.Thread] = field(default_factory=list)
     follower: Follower | None = None
     closed: bool = False
-    # (position, since): the projections stood at `position` with events waiting since `since` (readiness).
-    behind: tuple[int, float] | None = None
-    replica_behind: tuple[int, float] | None = None
-
-    def stalled_for(self, head: int, position: int) -> float:
-        """Seconds events have waited without the projections advancing (0 when none wait), as seen by probes."""
-        if head <= position:
-            self.behind = None
-            return 0.0
-        now = time.monotonic()
-        if self.behind is None or position > self.behind[0]:
-            self.behind = (position, now)
-        return now - self.behind[1]
-
-    def replica_stalled_for(self, primary: int, replayed: int) -> float:
-        """Seconds the replica has stood behind the primary's projections without replaying further (readiness)."""
-        if replayed >= primary:
-            self.replica_behind = None
-            return 0.0
-        now = time.monotonic()
-        if self.replica_behind is None or replayed > self.replica_behind[0]:
-            self.replica_behind = (replayed, now)
-        return now - self.replica_behind[1]
+    # How long the projections, and a read replica's, have stood without advancing while behind (readiness, R-Z3).
+    projections_stall: Stall = field(default_factory=Stall)
+    replica_stall: Stall = field(default_factory=Stall)
 
     def operator_token_matches(self, token: str) -> bool:
         """Constant-time comparison with the configured operator token (none configured: nobody is operator)."""

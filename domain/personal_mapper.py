@@ -186,23 +186,25 @@ class PersonalDataMapper(Mapper):
                 for record in [*(inner.get("members") or {}).values(), *(inner.get("invitations") or {}).values()]:
                     for field in ("email", "name"):
                         value = getattr(record, field, None)
-                        if type(value) is str and value.startswith(PREFIX):
+                        if value is not None:
                             setattr(record, field, self._opened(value))
             return event
         # Only the few fields `_seal_event` seals can hold an envelope: looking at them is cheaper than searching the
         # stored bytes for one, and a value opened before is one look-up (issue 15: a command reloads ~50 events).
         for field in _SEALED.get(name, _REASON):
             value = state.get(field)
-            if type(value) is str and value.startswith(PREFIX):
+            if field == "owner" and isinstance(value, dict):
+                state[field] = {k: self._opened(v) for k, v in value.items()}
+            elif value is not None:
                 state[field] = self._opened(value)
-            elif field == "owner" and isinstance(value, dict):
-                state[field] = {k: self.open(v) if is_envelope(v) else v for k, v in value.items()}
         return event
 
-    def _opened(self, value: str) -> str:
-        """A prefixed value read back: the value opened before (one look-up, no shape check: a snapshot holds every
-        member's e-mail and name), else the envelope opened, else clear text that merely starts with the prefix (an
-        old store's)."""
+    def _opened(self, value: Any) -> Any:
+        """A stored value read back: the value opened before (one look-up, no shape check: a snapshot holds every
+        member's e-mail and name), else the envelope opened, else the value as stored (anything without the prefix,
+        and clear text that merely starts with it: an old store's)."""
+        if type(value) is not str or not value.startswith(PREFIX):
+            return value
         known = self.keys.opened.get(value) if self.keys is not None else None
         if known is not None:
             return known
@@ -232,16 +234,21 @@ def _reserved_path(value: Any, envelopes: set[str], path: tuple[str, ...] = ()) 
     return None
 
 
+def _caller_path(path: tuple[str, ...]) -> tuple[str, ...]:
+    """A stored field's path as the caller wrote it: transcodings' wrappers dropped."""
+    return tuple(name for name in path if name not in ("_type_", "_data_"))
+
+
 def _field_name(path: tuple[str, ...]) -> str:
-    """A stored field as the caller named it: the reason is the X-Reason header; transcodings' wrappers dropped."""
-    names = [name for name in path if name not in ("_type_", "_data_")]
-    if names[:1] == ["caller_reason"]:
+    """A stored field as the caller named it: the reason is the X-Reason header."""
+    names = _caller_path(path)
+    if names[:1] == ("caller_reason",):
         return "the reason"
     return ".".join(names) or "a key"
 
 
 def _location(path: tuple[str, ...]) -> tuple[str, ...]:
-    names = tuple(name for name in path if name not in ("_type_", "_data_"))
+    names = _caller_path(path)
     if names[:1] == ("caller_reason",):
         return ("header", "X-Reason")
     return ("body", *names)

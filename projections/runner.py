@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from projections.db import ReadStore, Tx
-from projections.eventstore import Recorded, events_after
+from projections.eventstore import Recorded, read_batch
 from projections.follow import notify_projected, resync
 from projections.watch import PositionWatch
 
@@ -187,8 +187,7 @@ class Runner:
 
     def read(self, after: int, limit: int = BATCH, upto: int | None = None) -> list[Recorded]:
         """Decoded events after global position `after` (at most `limit`, none past `upto`)."""
-        with self.store.autocommit() as tx:
-            return events_after(tx, self.app, after, limit, upto)
+        return read_batch(self.store, self.app, after, limit, upto)
 
     def positions(self) -> dict[str, int]:
         """Each projection's position, in one statement (one round trip: every command's catch-up asks twice)."""

@@ -5,8 +5,6 @@ a key of its own and the erased values stay `[erased]`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from eventsourcing.persistence import IntegrityError
 
@@ -14,24 +12,12 @@ from domain.application import AccessLedger
 from domain.clock import ManualClock
 from domain.errors import DomainError
 from domain.personal import ERASED, PREFIX, unseal
-from domain.storage import parse_database_url
 from domain.tenant.aggregate import tenant_uuid
 from domain.tenant.metadata import acting
 from projections.db import ReadStore
 from tests.support import TENANT, Opened, actor, owner
 
 EMAIL, NAME, WHY = "bea.bauer@acme.example", "Bea Bauer", "Umzug nach Hamburg"
-
-
-@pytest.fixture
-def raw(database_url: str) -> Iterator[ReadStore]:
-    """The database as stored (envelopes unopened), through a connection of its own."""
-    store = ReadStore(parse_database_url(database_url), pool_size=2)
-    store.raw_reads = True
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 def _keys(raw: ReadStore) -> set[str]:

@@ -4,28 +4,17 @@ refusal is a `validation_error` that records nothing, stores no key and is not r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
 from domain.application import AccessLedger
 from domain.errors import DomainError
-from domain.storage import parse_database_url
 from domain.tenant.aggregate import tenant_uuid
 from projections.db import ReadStore
 from tests.support import TENANT, Opened, owner
 
 ROLE = {"role_id": "desk", "name": "Desk", "includes": [], "permissions": []}
-
-
-@pytest.fixture
-def raw(database_url: str) -> Iterator[ReadStore]:
-    store = ReadStore(parse_database_url(database_url), pool_size=2)
-    store.raw_reads = True
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 def _stored(ledger: AccessLedger, raw: ReadStore) -> tuple[list[bytes], set[tuple[str, str]]]:

@@ -35,7 +35,7 @@ def _readiness(services: Services) -> dict[str, Any]:
     services.store.check_reachable()
     head = services.head_position()
     position = services.runner.position()
-    waited = services.stalled_for(head, position)
+    waited = services.projections_stall.seconds(head, position)
     ready = {
         "status": "ready",
         "database": "reachable",
@@ -56,7 +56,7 @@ def _replica_readiness(services: Services, primary: int) -> dict[str, Any]:
     except Exception as exc:  # DomainError `unavailable` included: say why, readiness fails below
         detail = getattr(exc, "detail", None) or " ".join(str(exc).split())
         return {"database": "unreachable", "error": detail}
-    waited = services.replica_stalled_for(primary, replayed)
+    waited = services.replica_stall.seconds(primary, replayed)
     return {
         "database": "reachable",
         "position": replayed,
